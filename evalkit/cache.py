@@ -1,0 +1,179 @@
+"""On-disk embedding cache and batched, resumable extraction over files.
+
+Layout: ``<cache root>/<extractor name>-<12 hex of its identity>/<2 hex>/<audio sha256>.npz``, plus an
+``extractor.json`` per extractor folder saying what produced the entries. Each entry stores the
+embeddings, the frame times and a checksum; it is written to a temporary file and renamed, so an
+interrupted run leaves either a whole entry or none, and the next run resumes with the missing files.
+An entry that fails to load or to match its checksum is reported, deleted and recomputed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .audio import AudioError, file_hash, load_audio
+from .config import cache_dir
+from .embeddings import Extractor
+
+
+def _checksum(emb: np.ndarray, times: np.ndarray) -> str:
+    digest = hashlib.sha256(np.ascontiguousarray(emb).tobytes())
+    digest.update(np.ascontiguousarray(times).tobytes())
+    return digest.hexdigest()
+
+
+class EmbeddingCache:
+    """Embeddings on disk, keyed by extractor identity and audio content hash.
+
+    Parameters
+    ----------
+    root : path-like, optional
+        Cache folder; default :func:`evalkit.config.cache_dir`.
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else cache_dir()
+
+    def folder(self, extractor: Extractor) -> Path:
+        key = hashlib.sha256(extractor.identity.encode()).hexdigest()[:12]
+        return self.root / f"{extractor.name}-{key}"
+
+    def path(self, extractor: Extractor, audio_hash: str) -> Path:
+        return self.folder(extractor) / audio_hash[:2] / f"{audio_hash}.npz"
+
+    def get(self, extractor: Extractor, audio_hash: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """Cached ``(embeddings, times)``, or None when missing or corrupt (a corrupt entry is deleted)."""
+        path = self.path(extractor, audio_hash)
+        if not path.exists():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as entry:
+                emb, times, checksum = entry["embeddings"], entry["times"], str(entry["checksum"])
+            if emb.ndim != 2 or emb.shape[1] != extractor.dim or len(times) != len(emb) or _checksum(emb, times) != checksum:
+                raise ValueError("shape or checksum mismatch")
+        except Exception as error:  # noqa: BLE001 - any unreadable entry is recomputed
+            warnings.warn(f"corrupt cache entry {path} ({error}); recomputing it", stacklevel=2)
+            path.unlink(missing_ok=True)
+            return None
+        return emb, times
+
+    def put(self, extractor: Extractor, audio_hash: str, emb: np.ndarray, times: np.ndarray) -> None:
+        """Store one entry atomically (temporary file in the same folder, then rename)."""
+        path = self.path(extractor, audio_hash)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        info = self.folder(extractor) / "extractor.json"
+        if not info.exists():
+            _atomic_write_bytes(info, extractor.identity.encode())
+        emb = np.ascontiguousarray(emb, dtype=np.float32)
+        times = np.ascontiguousarray(times, dtype=np.float64)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, embeddings=emb, times=times, checksum=np.array(_checksum(emb, times)))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+
+
+def extract_embeddings(paths, extractor: Extractor, *, cache: EmbeddingCache | None | bool = None,
+                       batch_size: int = 16, progress: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Frame-wise embeddings of audio files, computed once and then read from the cache.
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+        Audio files.
+    extractor : Extractor
+    cache : EmbeddingCache, None or False
+        None: the default cache; False: no caching. Extractors with ``cacheable = False`` skip it.
+    batch_size : int
+        Files per model call.
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    list of (embeddings, times)
+        One ``(n_frames, dim)`` float32 array and ``(n_frames,)`` times in seconds per file.
+
+    Raises
+    ------
+    AudioError
+        A file cannot be used (the message names it). Entries finished before it stay cached.
+    """
+    paths = [Path(p) for p in paths]
+    use_cache = cache is not False and extractor.cacheable
+    store = (cache if isinstance(cache, EmbeddingCache) else EmbeddingCache()) if use_cache else None
+    results: list = [None] * len(paths)
+    hashes = [file_hash(p) if store and p.is_file() else None for p in paths]
+    todo = []
+    for i, (path, digest) in enumerate(zip(paths, hashes)):
+        hit = store.get(extractor, digest) if digest else None
+        if hit is None:
+            todo.append(i)
+        else:
+            results[i] = hit
+    bar = tqdm(total=len(paths), initial=len(paths) - len(todo), desc=f"{extractor.spec}", unit="file",
+               disable=not progress, leave=False)
+    try:
+        for start in range(0, len(todo), batch_size):
+            batch, audios, failure = todo[start:start + batch_size], [], None
+            for i in batch:
+                try:
+                    audios.append(load_audio(paths[i], extractor.sample_rate))
+                except AudioError as error:
+                    failure = error  # finish (and cache) the files read before it, then report it
+                    break
+            batch = batch[:len(audios)]
+            if audios:
+                for i, (emb, times) in zip(batch, _run_extractor(extractor, audios, [paths[i] for i in batch])):
+                    results[i] = (emb, times)
+                    if store is not None:
+                        store.put(extractor, hashes[i], emb, times)
+                bar.update(len(batch))
+            if failure is not None:
+                raise failure
+    finally:
+        bar.close()
+    return results
+
+
+def _run_extractor(extractor: Extractor, audios, paths) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One batched model call, with errors naming the files and a check for non-finite output."""
+    try:
+        outputs = extractor.extract_batch(audios)
+    except Exception as error:
+        names = ", ".join(str(p) for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
+        raise RuntimeError(f"{extractor.spec} failed on {names}: {error}") from error
+    checked = []
+    for path, (emb, times) in zip(paths, outputs):
+        if not np.all(np.isfinite(emb)):
+            raise AudioError(f"{path}: {extractor.spec} produced NaN or infinite values")
+        checked.append((emb.astype(np.float32, copy=False), np.asarray(times, dtype=np.float64)))
+    return checked
+
+
+def describe_cache(cache: EmbeddingCache | None = None) -> list[dict]:
+    """One dict per cached extractor: its identity and number of entries (for ``evalkit cache``)."""
+    cache = cache or EmbeddingCache()
+    rows = []
+    for folder in sorted(cache.root.glob("*-*")) if cache.root.exists() else []:
+        info = folder / "extractor.json"
+        identity = json.loads(info.read_text()) if info.exists() else {}
+        rows.append({"folder": folder.name, **identity, "entries": sum(1 for _ in folder.glob("*/*.npz"))})
+    return rows

@@ -1,0 +1,38 @@
+"""Shared fixtures: small tasks of audio the tests generate themselves."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def write_tone_task(root, classes=("low", "mid", "high"), groups=4, files_per_group=2, duration=2.0, sr=16000, seed=0):
+    """A folder task of harmonic tones in noise: class = pitch region; group = recording (shared pitch and noise)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(duration * sr)) / sr
+    for c, label in enumerate(classes):
+        (root / label).mkdir(parents=True, exist_ok=True)
+        for g in range(groups):
+            f0 = 150 * 2 ** (c * 0.8 + rng.uniform(-0.2, 0.2))
+            noise = rng.uniform(0.05, 0.2)
+            for k in range(files_per_group):
+                x = sum(np.sin(2 * np.pi * f0 * h * t + rng.uniform(0, 6)) / h for h in range(1, 6))
+                x = 0.3 * x / np.max(np.abs(x)) + noise * rng.standard_normal(len(t))
+                sf.write(root / label / f"rec{g}__{k}.wav", x.astype(np.float32), sr, subtype="PCM_16")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tone_task_dir(tmp_path_factory):
+    return write_tone_task(tmp_path_factory.mktemp("tones") / "task")
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory):
+    from evalkit import EmbeddingCache
+
+    return EmbeddingCache(tmp_path_factory.mktemp("cache"))

@@ -1,0 +1,72 @@
+"""End to end: tasks -> cached embeddings -> classifiers -> fusion -> stored, reusable results."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalkit import run_experiment
+from evalkit.classifiers import LinearSVM
+from evalkit.report import mean_confusion_frame, summarize
+
+
+@pytest.fixture(scope="module")
+def results(tone_task_dir, session_cache, tmp_path_factory):
+    store = tmp_path_factory.mktemp("results")
+    frames = [run_experiment(tone_task_dir, "mfcc", clf, fusion=fusion, train_fraction=0.8, repetitions=2,
+                             cache=session_cache, results_dir=store, progress=False)
+              for clf in ("svm", "d128") for fusion in ("late", "early")]
+    return store, pd.concat(frames, ignore_index=True)
+
+
+def test_rows_are_tidy_and_accuracy_is_well_above_chance(results):
+    _, df = results
+    assert len(df) == 8 and set(df.fusion) == {"late", "early"}
+    assert (df[df.classifier == "svm"].accuracy > 80).all()  # chance is 33 %
+    assert df.accuracy.mean() > 75  # the dense net sees only 18 training files here
+    for row in df.itertuples():
+        assert np.asarray(row.confusion).shape == (3, 3)
+        assert row.n_test_files == len(row.predictions) == 6  # one group of 2 files per class
+        assert {p["label"] for p in row.predictions} == {"low", "mid", "high"}
+    table = summarize(df)
+    assert len(table) == 4 and table["repetitions"].eq(2).all()
+    confusion = mean_confusion_frame(df[(df.classifier == "svm") & (df.fusion == "late")])
+    assert list(confusion.index) == ["high", "low", "mid"]  # folder classes: sorted sub-folder names
+    np.testing.assert_allclose(confusion.sum(axis=1), 100)
+
+
+def test_reruns_reuse_stored_repetitions(results, tone_task_dir, session_cache, monkeypatch):
+    store, df = results
+    assert len(list(store.rglob("rep-*.json"))) == 8
+    calls = []
+    original = LinearSVM.fit
+    monkeypatch.setattr(LinearSVM, "fit", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+    again = run_experiment(tone_task_dir, "mfcc", "svm", repetitions=3, cache=session_cache, results_dir=store,
+                           progress=False)
+    assert len(calls) == 1  # only the new third repetition was trained
+    first = df[(df.classifier == "svm") & (df.fusion == "late")].accuracy.tolist()
+    assert again.accuracy.tolist()[:2] == first
+
+
+def test_same_parameters_give_the_same_numbers(tone_task_dir, session_cache):
+    a = run_experiment(tone_task_dir, "mfcc", "d128", train_fraction=0.4, repetitions=2, seed=7,
+                       cache=session_cache, results_dir=False, progress=False)
+    b = run_experiment(tone_task_dir, "mfcc", "d128", train_fraction=0.4, repetitions=2, seed=7,
+                       cache=session_cache, results_dir=False, progress=False)
+    assert a.accuracy.tolist() == b.accuracy.tolist()
+    assert [p["scores"] for p in a.predictions[0]] == [p["scores"] for p in b.predictions[0]]
+
+
+def test_stored_config_names_what_determines_the_result(results):
+    store, _ = results
+    config = json.loads(next(store.rglob("config.json")).read_text())
+    assert {"task", "task_files", "embedding", "classifier", "fusion", "train_fraction", "seed"} <= set(config)
+
+
+def test_baseline_cnn_runs_on_spectrogram_patches(tone_task_dir):
+    df = run_experiment(tone_task_dir, "spectrogram(patch_hop=1.0)", "cnn(epochs=3)", repetitions=1,
+                        cache=False, results_dir=False, progress=False)
+    assert df.history[0]["loss"] and 0 <= df.accuracy[0] <= 100
+    with pytest.raises(ValueError, match="spectrogram"):
+        run_experiment(tone_task_dir, "mfcc", "cnn(epochs=1)", repetitions=1, cache=False, results_dir=False,
+                       progress=False)

@@ -1,0 +1,90 @@
+"""Extractors on real audio: shapes, frame times, determinism; musicnn with its shipped checkpoints."""
+import importlib.util
+
+import numpy as np
+import pytest
+
+from evalkit import get_extractor, load_audio
+from evalkit.embeddings import MUSICNN_LAYERS
+
+needs_musicnn = pytest.mark.skipif(importlib.util.find_spec("musicnn") is None,
+                                   reason="musicnn is not installed (make setup installs it with --no-deps)")
+
+
+@pytest.fixture(scope="module")
+def signals(tone_task_dir):
+    paths = sorted(tone_task_dir.rglob("*.wav"))[:3]
+    return [load_audio(p, 16000) for p in paths]  # 2.0 s each
+
+
+def test_mfcc_shapes_times_and_determinism(signals):
+    extractor = get_extractor("mfcc")
+    emb, times = extractor.extract(signals[0])
+    assert emb.dtype == np.float32 and emb.shape == (3, 120)  # 1-s windows every 0.5 s in 2 s
+    np.testing.assert_allclose(times, [0.5, 1.0, 1.5])
+    again, _ = get_extractor("mfcc").extract(signals[0])
+    np.testing.assert_array_equal(emb, again)
+
+
+def test_spectrogram_patches_match_the_baseline_inputs(signals):
+    linear = get_extractor("spectrogram")
+    emb, times = linear.extract(signals[0])
+    assert linear.frame_shape == (256, 34) and emb.shape[1] == 256 * 34
+    assert len(emb) == len(times) == 3  # 0.56-s patches every 0.5 s in 2 s
+    mel = get_extractor("spectrogram(kind=mel)")
+    emb, _ = mel.extract(load_audio_like(signals[0], 22050))
+    assert mel.frame_shape == (128, 43) and emb.shape[1] == 128 * 43
+
+
+def load_audio_like(audio, rate):
+    from evalkit.audio import resample
+
+    return resample(audio, 16000, rate)
+
+
+@needs_musicnn
+@pytest.mark.parametrize("layer", ["penultimate", "max_pool"])
+def test_musicnn_shapes_times_and_determinism(signals, layer):
+    extractor = get_extractor(f"musicnn(layer={layer})")
+    try:
+        out = extractor.extract_batch(signals)
+        again = extractor.extract_batch(signals[:1])
+    finally:
+        extractor.close()
+    emb, times = out[0]
+    assert emb.dtype == np.float32 and emb.shape == (2, MUSICNN_LAYERS[layer])  # 1-s patches, 1-s hop, 2 s
+    np.testing.assert_allclose(times, [0.5, 1.5], atol=0.02)
+    assert np.all(np.isfinite(emb)) and emb.std() > 0
+    np.testing.assert_allclose(again[0][0], emb, rtol=1e-5, atol=1e-6)
+    # different classes of the tone task give different embeddings
+    assert not np.allclose(out[0][0].mean(0), out[2][0].mean(0), atol=1e-3) or len(out) < 3
+
+
+@needs_musicnn
+def test_musicnn_models_differ_and_pad_short_input(signals):
+    msd = get_extractor("musicnn-msd")
+    try:
+        emb, times = msd.extract(signals[0][:4000])  # 0.25 s -> padded to one 1-s window
+    finally:
+        msd.close()
+    assert emb.shape == (1, 200) and times.tolist() == [0.5]
+
+
+@needs_musicnn
+def test_musicnn_does_not_break_keras_training_in_the_same_process(signals):
+    import tensorflow as tf
+
+    from evalkit import BaselineCNN
+
+    extractor = get_extractor("musicnn")
+    try:
+        extractor.extract(signals[0])
+    finally:
+        extractor.close()
+    assert tf.executing_eagerly()  # the worker process disabled eager execution, not this one
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((24, 16 * 8)).astype(np.float32)
+    y = np.repeat(["a", "b"], 12)
+    X[y == "b"] += 1.0
+    model = BaselineCNN(input_shape=(16, 8), epochs=2, random_state=0).fit(X, y)
+    assert model.predict_proba(X).shape == (24, 2)
