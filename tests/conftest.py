@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Tests keep generated audio, caches and results apart from the user's data/ (and reuse them across runs).
+os.environ.setdefault("EVALKIT_DATA", str(Path(__file__).resolve().parent.parent / "data" / "_test"))
 
 
 def write_tone_task(root, classes=("low", "mid", "high"), groups=4, files_per_group=2, duration=2.0, sr=16000, seed=0):
