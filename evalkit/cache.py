@@ -141,10 +141,13 @@ def extract_embeddings(paths, extractor: Extractor, *, cache: EmbeddingCache | N
                     break
             batch = batch[:len(audios)]
             if audios:
-                for i, (emb, times) in zip(batch, _run_extractor(extractor, audios, [paths[i] for i in batch])):
-                    results[i] = (emb, times)
-                    if store is not None:
-                        store.put(extractor, hashes[i], emb, times)
+                batch_paths = [paths[i] for i in batch]
+                for n, (producer, outputs) in enumerate(_run_extractor(extractor, audios, batch_paths, store)):
+                    for i, (emb, times) in zip(batch, outputs):
+                        if n == 0:
+                            results[i] = (emb, times)
+                        if store is not None and (n == 0 or not store.path(producer, hashes[i]).exists()):
+                            store.put(producer, hashes[i], emb, times)
                 bar.update(len(batch))
             if failure is not None:
                 raise failure
@@ -153,18 +156,25 @@ def extract_embeddings(paths, extractor: Extractor, *, cache: EmbeddingCache | N
     return results
 
 
-def _run_extractor(extractor: Extractor, audios, paths) -> list[tuple[np.ndarray, np.ndarray]]:
-    """One batched model call, with errors naming the files and a check for non-finite output."""
+def _run_extractor(extractor: Extractor, audios, paths, store) -> list[tuple[Extractor, list]]:
+    """One batched model call, with errors naming the files and a check for non-finite output.
+
+    With a cache, the extractors :meth:`~Extractor.related` to this one (other layers of the same
+    network) come from the same pass and are returned after it, to be cached as well.
+    """
     try:
-        outputs = extractor.extract_batch(audios)
+        produced = extractor.extract_batch_related(audios) if store is not None else [(extractor, extractor.extract_batch(audios))]
     except Exception as error:
         names = ", ".join(str(p) for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
         raise RuntimeError(f"{extractor.spec} failed on {names}: {error}") from error
     checked = []
-    for path, (emb, times) in zip(paths, outputs):
-        if not np.all(np.isfinite(emb)):
-            raise AudioError(f"{path}: {extractor.spec} produced NaN or infinite values")
-        checked.append((emb.astype(np.float32, copy=False), np.asarray(times, dtype=np.float64)))
+    for producer, outputs in produced:
+        rows = []
+        for path, (emb, times) in zip(paths, outputs):
+            if not np.all(np.isfinite(emb)):
+                raise AudioError(f"{path}: {producer.spec} produced NaN or infinite values")
+            rows.append((emb.astype(np.float32, copy=False), np.asarray(times, dtype=np.float64)))
+        checked.append((producer, rows))
     return checked
 
 

@@ -86,6 +86,15 @@ class Extractor:
         """:meth:`extract` for several signals; subclasses batch the model calls."""
         return [self._extract_one(pad_to_length(a, self.window_samples)) for a in audios]
 
+    def related(self) -> list["Extractor"]:
+        """Other extractors whose output the same model pass yields (e.g. other layers of one network)."""
+        return []
+
+    def extract_batch_related(self, audios) -> list[tuple["Extractor", list]]:
+        """:meth:`extract_batch` for this extractor and every :meth:`related` one, from one model pass:
+        a list of ``(extractor, outputs)``, this extractor first. The cache stores them all."""
+        return [(self, self.extract_batch(audios))]
+
     def _extract_one(self, audio):  # pragma: no cover - overridden
         raise NotImplementedError
 
@@ -232,12 +241,13 @@ def _musicnn_worker_init(model: str) -> None:
     _MUSICNN_STATE.update(session=session, x=x, is_training=is_training, layers=layers)
 
 
-def _musicnn_worker_run(patches: np.ndarray, layer: str, batch_size: int) -> np.ndarray:
+def _musicnn_worker_run(patches: np.ndarray, layers: list[str], batch_size: int) -> dict[str, np.ndarray]:
+    """Activations of ``layers`` for log-mel ``patches`` (n, frames, 96): {layer: (n, dim) float32}."""
     state = _MUSICNN_STATE
-    outputs = [state["session"].run(state["layers"][layer], feed_dict={state["x"]: patches[i:i + batch_size],
-                                                                      state["is_training"]: False})
+    fetches = {layer: state["layers"][layer] for layer in layers}
+    outputs = [state["session"].run(fetches, feed_dict={state["x"]: patches[i:i + batch_size], state["is_training"]: False})
                for i in range(0, len(patches), batch_size)]
-    return np.concatenate(outputs).astype(np.float32)
+    return {layer: np.concatenate([o[layer] for o in outputs]).astype(np.float32) for layer in layers}
 
 
 class MusicnnExtractor(Extractor):
@@ -301,12 +311,22 @@ class MusicnnExtractor(Extractor):
         return patches, times
 
     def extract_batch(self, audios):
+        return self.extract_batch_related(audios, related=False)[0][1]
+
+    def related(self):
+        """The other layers of the same model, window and hop: one forward pass computes them all."""
+        return [MusicnnExtractor(self.model, layer, self.window, self.hop, self.batch_size)
+                for layer in MUSICNN_LAYERS if layer != self.layer]
+
+    def extract_batch_related(self, audios, related: bool = True):
         prepared = [self._patches(a) for a in audios]
         counts = [len(p) for p, _ in prepared]
         stacked = np.concatenate([p for p, _ in prepared])
-        out = self._worker().submit(_musicnn_worker_run, stacked, self.layer, self.batch_size).result()
+        extractors = [self] + (self.related() if related else [])
+        out = self._worker().submit(_musicnn_worker_run, stacked, [e.layer for e in extractors], self.batch_size).result()
         bounds = np.cumsum([0] + counts)
-        return [(out[bounds[i]:bounds[i + 1]], prepared[i][1]) for i in range(len(audios))]
+        return [(e, [(out[e.layer][bounds[i]:bounds[i + 1]], prepared[i][1]) for i in range(len(audios))])
+                for e in extractors]
 
     def close(self) -> None:
         if self._pool is not None:

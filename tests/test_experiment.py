@@ -70,3 +70,15 @@ def test_baseline_cnn_runs_on_spectrogram_patches(tone_task_dir):
     with pytest.raises(ValueError, match="spectrogram"):
         run_experiment(tone_task_dir, "mfcc", "cnn(epochs=1)", repetitions=1, cache=False, results_dir=False,
                        progress=False)
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("musicnn") is None,
+                    reason="musicnn is not installed (make setup installs it with --no-deps)")
+def test_end_to_end_on_a_small_demo_task_well_above_chance(session_cache):
+    from evalkit.tasks import demo_task
+
+    task = demo_task("D3", files_per_class=12, duration=3.0)  # 4 classes: chance is 25 %
+    df = run_experiment(task, "musicnn-msd", "svm", repetitions=2, cache=session_cache, results_dir=False,
+                        progress=False)
+    assert df.accuracy.mean() > 60
+    assert df.n_test_files.tolist() == [16, 16]  # one recording of 4 files per class

@@ -88,3 +88,24 @@ def test_musicnn_does_not_break_keras_training_in_the_same_process(signals):
     X[y == "b"] += 1.0
     model = BaselineCNN(input_shape=(16, 8), epochs=2, random_state=0).fit(X, y)
     assert model.predict_proba(X).shape == (24, 2)
+
+
+@needs_musicnn
+def test_other_layers_of_one_musicnn_pass_are_cached_too(tone_task_dir, tmp_path):
+    from evalkit import EmbeddingCache, extract_embeddings
+
+    cache, paths = EmbeddingCache(tmp_path), sorted(tone_task_dir.rglob("*.wav"))[:2]
+    penultimate = get_extractor("musicnn")
+    try:
+        first = extract_embeddings(paths, penultimate, cache=cache, progress=False)
+    finally:
+        penultimate.close()
+    max_pool = get_extractor("musicnn(layer=max_pool)")
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("max_pool should come from the cache")
+
+    max_pool._worker = no_model
+    from_cache = extract_embeddings(paths, max_pool, cache=cache, progress=False)
+    assert from_cache[0][0].shape == (2, 753)
+    np.testing.assert_array_equal(from_cache[0][1], first[0][1])  # same frames

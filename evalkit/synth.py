@@ -1,0 +1,542 @@
+"""Deterministic demo data sets D1–D6: offline stand-ins for the paper's six tasks, with the same classes.
+
+- D1–D3 are rendered from real sampled instruments and voices: the General-MIDI SoundFont that ships with
+  ``pretty_midi`` (TimGM6mb.sf2), played by ``tinysoundfont``; speech comes from eSpeak NG (``espeakng_loader``).
+  Note events are generated here: melodies, chord progressions, tempo, register, loudness, background noise
+  and a small synthetic room vary per recording.
+- D4–D6 are physically motivated syntheses in NumPy: rotating-machine harmonics and bearing-fault impulses,
+  rolling noise shaped by surface roughness, and impacts with material-dependent modal damping.
+
+A *group* is one simulated recording session (same instruments / voice / machine unit / microphone); its files
+share those properties, and splits keep a group on one side. Every file is seeded from
+(seed, task, class, group, file), so any file can be regenerated on its own, byte for byte.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy import signal
+from tqdm.auto import tqdm
+
+DEMO_CLASSES = {
+    "D1": ["_ninst01", "_ninst02", "_ninst03", "_ninst04", "_ninst05"],
+    "D2": ["brass", "piano", "strings", "vocal", "woodwinds"],
+    "D3": ["SP", "CH", "SS", "IN"],
+    "D4": ["engine1_good", "engine2_broken", "engine3_heavyload"],
+    "D5": ["K1", "K2", "K3"],
+    "D6": ["puckA", "puckG", "puckI", "puckE", "noPuck"],
+}
+DEMO_SAMPLE_RATE = 16000
+SR = DEMO_SAMPLE_RATE
+
+
+def _rng(*keys) -> np.random.Generator:
+    digest = hashlib.sha256(json.dumps([str(k) for k in keys]).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+# ----------------------------------------------------------------------------------------------- audio helpers
+
+def _pink_noise(rng, n):
+    """Noise with a 1/f power spectrum, unit RMS, shape (n,)."""
+    spectrum = rng.standard_normal(n // 2 + 1) + 1j * rng.standard_normal(n // 2 + 1)
+    spectrum /= np.sqrt(np.maximum(np.arange(n // 2 + 1), 1))
+    x = np.fft.irfft(spectrum, n)
+    return x / (x.std() + 1e-12)
+
+
+def _add_noise(rng, x, snr_db):
+    noise = _pink_noise(rng, len(x)) if rng.random() < 0.6 else rng.standard_normal(len(x))
+    if rng.random() < 0.3:  # mains hum in some rooms
+        t = np.arange(len(x)) / SR
+        noise = noise + 2.0 * np.sin(2 * np.pi * rng.choice([50, 60]) * t)
+    level = np.sqrt(np.mean(x ** 2) + 1e-12) / (10 ** (snr_db / 20))
+    return x + level * noise / (noise.std() + 1e-12)
+
+
+def _room(rng):
+    """A short synthetic room impulse response (exponentially decaying noise), fixed per group."""
+    rt60 = rng.uniform(0.1, 0.8)
+    n = int(rt60 * SR)
+    ir = rng.standard_normal(n) * np.exp(-6.9 * np.arange(n) / n)
+    ir[0] = 1.0 / rng.uniform(0.15, 0.6)  # direct-to-reverberant ratio
+    return ir / np.abs(ir).sum() * 4
+
+
+def _finish(rng, x, duration):
+    """Trim/pad to ``duration``, normalise the peak to -20…-3 dBFS, float32."""
+    n = int(duration * SR)
+    x = np.pad(x[:n], (0, max(0, n - len(x))))
+    peak = np.max(np.abs(x)) + 1e-12
+    return (x / peak * 10 ** (rng.uniform(-20, -3) / 20)).astype(np.float32)
+
+
+def _bandpass(x, low, high, order=2):
+    sos = signal.butter(order, [max(low, 10) / (SR / 2), min(high, SR / 2 - 100) / (SR / 2)], "bandpass", output="sos")
+    return signal.sosfilt(sos, x)
+
+
+def _random_eq(rng, max_gain_db=4.0):
+    """A per-group microphone/transfer colouring: a few random peaking bands, as an SOS filter chain."""
+    sections = []
+    for _ in range(3):
+        f0, q, gain = rng.uniform(100, 6000), rng.uniform(0.7, 3), rng.uniform(-max_gain_db, max_gain_db)
+        a = 10 ** (gain / 40)
+        w0 = 2 * np.pi * f0 / SR
+        alpha = np.sin(w0) / (2 * q)
+        b = [1 + alpha * a, -2 * np.cos(w0), 1 - alpha * a]
+        den = [1 + alpha / a, -2 * np.cos(w0), 1 - alpha / a]
+        sections.append(np.r_[np.array(b) / den[0], 1.0, np.array(den[1:]) / den[0]])
+    return np.array(sections)
+
+
+# ----------------------------------------------------------------------------------------------- SoundFont music
+
+def _soundfont_synth():
+    """A fresh tinysoundfont synthesiser with the General-MIDI SoundFont of pretty_midi.
+
+    Fresh for every file (loading takes about 30 ms): a reused synthesiser keeps voice and channel
+    state from the previous file, which would make a file depend on the order of generation.
+    """
+    import pretty_midi
+    import tinysoundfont
+
+    synth = tinysoundfont.Synth(samplerate=SR)
+    return synth, synth.sfload(os.path.join(os.path.dirname(pretty_midi.__file__), "TimGM6mb.sf2"))
+
+
+def render_notes(notes, programs, duration, vibrato=None):
+    """Render note events with the General-MIDI SoundFont.
+
+    Parameters
+    ----------
+    notes : list of (channel, start_s, length_s, midi_pitch, velocity)
+    programs : dict channel -> General-MIDI program (0–127)
+    duration : float
+        Seconds to render (the tail of notes still sounding is cut).
+    vibrato : dict channel -> (rate_hz, depth_semitones), optional
+        Pitch-bend vibrato (singing voices).
+
+    Returns
+    -------
+    np.ndarray, shape (duration * 16000,), float64 mono
+    """
+    synth, sfid = _soundfont_synth()
+    for channel, program in programs.items():
+        synth.program_select(channel, sfid, 0, int(program))
+        synth.pitchbend_range(channel, 2.0)
+        synth.pitchbend(channel, 8192)
+    events = []
+    for channel, start, length, pitch, velocity in notes:
+        events.append((start, 1, channel, int(pitch), int(velocity)))
+        events.append((start + length, 0, channel, int(pitch), 0))
+    events.sort(key=lambda e: (e[0], e[1]))
+    total, block = int(duration * SR), 160  # 10-ms blocks: resolution of events and vibrato
+    out, position, k = np.zeros(total), 0, 0
+    while position < total:
+        now = position / SR
+        while k < len(events) and events[k][0] <= now:
+            _, on, channel, pitch, velocity = events[k]
+            synth.noteon(channel, pitch, velocity) if on else synth.noteoff(channel, pitch)
+            k += 1
+        for channel, (rate, depth) in (vibrato or {}).items():
+            synth.pitchbend(channel, int(8192 + 4096 * depth * np.sin(2 * np.pi * rate * now)))
+        n = min(block, total - position)
+        stereo = np.frombuffer(synth.generate(n), dtype=np.float32)
+        out[position:position + n] = stereo[0::2] + stereo[1::2]
+        position += n
+    return out
+
+
+MAJOR, MINOR = [0, 2, 4, 5, 7, 9, 11], [0, 2, 3, 5, 7, 8, 10]
+
+
+def _scale_pitches(root, mode, low, high):
+    return [p for p in range(low, high + 1) if (p - root) % 12 in mode]
+
+
+def _melody(rng, channel, scale, start, end, beat, velocity):
+    """A random-walk melody over ``scale`` with rhythmic values of ½–2 beats."""
+    notes, t, index = [], start, int(rng.integers(len(scale) // 3, 2 * len(scale) // 3 + 1))
+    while t < end:
+        length = beat * rng.choice([0.5, 1, 1, 1.5, 2])
+        index = int(np.clip(index + rng.integers(-2, 3), 0, len(scale) - 1))
+        if rng.random() > 0.1:  # occasional rests
+            notes.append((channel, t, length * rng.uniform(0.8, 1.0), scale[index], velocity + rng.integers(-12, 12)))
+        t += length
+    return notes
+
+
+def _chords(rng, root, mode, n_chords):
+    degrees = [0] + list(rng.choice([3, 4, 5, 1, 2], size=n_chords - 1))
+    return [[root + mode[(d + i) % 7] + 12 * ((d + i) // 7) for i in (0, 2, 4)] for d in degrees]
+
+
+def _ensemble_part(rng, role, channel, root, mode, chords, beat, duration, velocity):
+    """Notes of one instrument playing ``role`` (bass, chords, melody, arpeggio, counter) over ``chords``."""
+    notes, bar = [], 4 * beat
+    if role == "melody":
+        return _melody(rng, channel, _scale_pitches(root, mode, 64, 88), 0, duration, beat, velocity)
+    if role == "counter":
+        return _melody(rng, channel, _scale_pitches(root, mode, 55, 74), beat / 2, duration, beat * 2, velocity - 10)
+    for i, t in enumerate(np.arange(0, duration, bar)):
+        chord = chords[i % len(chords)]
+        if role == "bass":
+            for j, b in enumerate(np.arange(t, t + bar, 2 * beat)):
+                notes.append((channel, b, 2 * beat * 0.9, chord[0] - 24 + (7 if j % 2 else 0), velocity))
+        elif role == "chords":
+            for b in np.arange(t, t + bar, beat * rng.choice([1, 2])):
+                for k, p in enumerate(chord):  # strummed: strings a few ms apart
+                    notes.append((channel, b + 0.015 * k, beat * 0.9, p, velocity - 15))
+        elif role == "arpeggio":
+            for k, b in enumerate(np.arange(t, t + bar, beat / 2)):
+                notes.append((channel, b, beat / 2, chord[k % 3] + 12, velocity - 10))
+    return notes
+
+
+PLUCKED = [24, 25, 46, 105, 104, 106, 107, 32, 45, 26]
+ROLES = ["melody", "bass", "chords", "arpeggio", "counter"]
+
+
+def _d1_ensemble(rng, group_rng, label, duration):
+    """D1: 1–5 plucked-string instruments in distinct roles, in a shared key and tempo."""
+    n_inst = int(label[-2:])
+    programs = list(group_rng.choice(PLUCKED, size=n_inst, replace=False))
+    roles = ["melody"] if n_inst == 1 else list(group_rng.choice(ROLES, size=n_inst, replace=False))
+    root, mode = int(rng.integers(55, 67)), (MAJOR if rng.random() < 0.6 else MINOR)
+    beat = 60 / rng.uniform(70, 150)
+    chords = _chords(rng, root - 12, mode, 4)
+    notes = []
+    for channel, role in enumerate(roles):
+        notes += _ensemble_part(rng, role, channel, root, mode, chords, beat, duration, int(rng.integers(70, 110)))
+    return render_notes(notes, dict(enumerate(programs)), duration)
+
+
+FAMILIES = {
+    "brass": ([56, 57, 58, 60, 61, 59], (48, 79)),
+    "piano": ([0, 1, 2, 3, 4, 5], (40, 88)),
+    "strings": ([40, 41, 42, 43, 48, 49], (40, 88)),
+    "vocal": ([52, 53, 54], (50, 76)),
+    "woodwinds": ([73, 71, 68, 70, 72, 64, 65, 66, 74], (50, 86)),
+}
+
+
+def _d2_family(rng, group_rng, label, duration):
+    """D2: a solo phrase of one instrument of the family, sometimes over a quiet accompaniment."""
+    programs, (low, high) = FAMILIES[label]
+    program = int(group_rng.choice(programs))
+    centre = int(group_rng.integers(low + 6, high - 6))
+    root, mode = int(rng.integers(0, 12)), (MAJOR if rng.random() < 0.5 else MINOR)
+    beat = 60 / rng.uniform(60, 140)
+    scale = _scale_pitches(root, mode, centre - 9, centre + 9)
+    notes = _melody(rng, 0, scale, 0, duration, beat, int(rng.integers(60, 115)))
+    if label == "piano" and rng.random() < 0.5:  # left hand
+        notes += _ensemble_part(rng, "chords", 0, root + 48, mode, _chords(rng, root + 48, mode, 4), beat, duration, 70)
+    programs_used = {0: program}
+    if rng.random() < 0.3:
+        accompaniment = int(rng.choice([p for fam, (ps, _) in FAMILIES.items() if fam != label for p in ps]))
+        notes += [(1, s, l, p, max(20, v - 45)) for _, s, l, p, v in
+                  _ensemble_part(rng, "chords", 1, root + 48, mode, _chords(rng, root + 48, mode, 4), beat, duration, 80)]
+        programs_used[1] = accompaniment
+    return render_notes(notes, programs_used, duration, vibrato={0: (5.5, 0.15)} if label in ("vocal", "strings") else None)
+
+
+# ----------------------------------------------------------------------------------------------- speech (eSpeak NG)
+
+WORDS = ("the a this every small green old river city music people morning evening machine station "
+         "house garden window water light sound voice story night road mountain market friend paper "
+         "walks runs sings opens closes finds brings keeps moves speaks listens waits turns writes reads "
+         "quickly slowly always never today tomorrow again together outside under over through with "
+         "because although while before after and but so then").split()
+VOICES = ["en-us", "en-gb", "en-us+f2", "en-us+m3", "en-gb+f4", "de", "es", "fr", "it", "pt", "nl", "en-us+f5"]
+_ESPEAK: dict = {}
+
+
+def _espeak():
+    if "lib" not in _ESPEAK:
+        import espeakng_loader
+
+        lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        rate = lib.espeak_Initialize(2, 0, espeakng_loader.get_data_path().encode(), 0)  # 2 = synchronous
+        if rate <= 0:
+            raise RuntimeError("eSpeak NG failed to initialise")
+        chunks: list = []
+
+        def collect(wav, n, events):
+            if n > 0:
+                chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+            return 0
+
+        callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)(collect)
+        lib.espeak_SetSynthCallback(callback)
+        _ESPEAK.update(lib=lib, rate=rate, chunks=chunks, callback=callback)
+    return _ESPEAK
+
+
+def _speak_here(text: str, voice: str, words_per_minute: int, pitch: int, pitch_range: int) -> np.ndarray:
+    engine = _espeak()
+    lib, chunks = engine["lib"], engine["chunks"]
+    chunks.clear()
+    lib.espeak_SetVoiceByName(voice.encode())
+    for parameter, value in ((1, words_per_minute), (3, pitch), (4, pitch_range)):
+        lib.espeak_SetParameter(parameter, value, 0)
+    data = text.encode() + bytes(1)
+    lib.espeak_Synth(data, len(data), 0, 0, 0, 0, None, None)
+    lib.espeak_Synchronize()
+    audio = np.concatenate(chunks).astype(np.float64) / 32768 if chunks else np.zeros(1)
+    return signal.resample_poly(audio, SR, engine["rate"]) if engine["rate"] != SR else audio
+
+
+def speak(text: str, voice: str, words_per_minute: int, pitch: int, pitch_range: int) -> np.ndarray:
+    """Synthesise ``text`` with eSpeak NG; mono float64 at 16 kHz.
+
+    eSpeak keeps internal state (noise generators) from one utterance to the next, even across
+    ``espeak_Terminate``; so that a file does not depend on what was synthesised before it, every
+    utterance runs in a fresh process (about 0.3 s each).
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_speak_here, text, voice, words_per_minute, pitch, pitch_range).result()
+
+
+def _d3_speech_music(rng, group_rng, label, duration):
+    """D3: speech (SP), choir (CH), solo singing (SS) or instrumental music (IN)."""
+    root, mode = int(rng.integers(0, 12)), (MAJOR if rng.random() < 0.6 else MINOR)
+    beat = 60 / rng.uniform(60, 130)
+    if label == "SP":
+        voice = str(group_rng.choice(VOICES))
+        text = " ".join(rng.choice(WORDS, size=40))
+        x = speak(text, voice, int(group_rng.integers(130, 210)), int(group_rng.integers(20, 80)), int(rng.integers(20, 80)))
+        start = int(rng.integers(0, max(1, len(x) - int(duration * SR))))
+        x = np.pad(x[start:], (0, max(0, int(duration * SR) - len(x) + start)))
+        if rng.random() < 0.25:  # a radio jingle underneath
+            bed = render_notes(_melody(rng, 0, _scale_pitches(root, mode, 60, 84), 0, duration, beat, 50),
+                               {0: int(rng.choice([0, 24, 48]))}, duration)
+            x[: len(bed)] += 0.15 * bed / (np.abs(bed).max() + 1e-9) * np.abs(x).max()
+        return x
+    if label == "CH":
+        chords = _chords(rng, root + 48, mode, 4)
+        programs = {c: int(group_rng.choice([52, 53])) for c in range(4)}
+        notes = []
+        for i, t in enumerate(np.arange(0, duration, 2 * beat)):
+            chord = chords[i % 4]
+            voicing = [chord[0] - 12, chord[1], chord[2], chord[0] + 12]
+            notes += [(c, t + rng.uniform(0, 0.04), 2 * beat * 0.95, p, int(rng.integers(60, 100))) for c, p in enumerate(voicing)]
+        if rng.random() < 0.5:
+            notes += _melody(rng, 3, _scale_pitches(root, mode, 67, 81), 0, duration, beat, 95)
+        return render_notes(notes, programs, duration, vibrato={c: (rng.uniform(4.5, 6), 0.08) for c in range(4)})
+    if label == "SS":
+        centre = int(group_rng.integers(55, 72))
+        notes = _melody(rng, 0, _scale_pitches(root, mode, centre - 7, centre + 7), 0, duration, beat, int(rng.integers(80, 120)))
+        programs = {0: int(group_rng.choice([52, 53, 54, 85]))}
+        if rng.random() < 0.5:  # sparse accompaniment
+            notes += [(1, s, l, p, max(20, v - 40)) for _, s, l, p, v in
+                      _ensemble_part(rng, "chords", 1, root + 48, mode, _chords(rng, root + 48, mode, 4), beat, duration, 80)]
+            programs[1] = int(rng.choice([0, 24, 46]))
+        return render_notes(notes, programs, duration, vibrato={0: (rng.uniform(4.5, 6.5), rng.uniform(0.1, 0.35))})
+    # IN: instrumental ensemble of 1–4 non-vocal instruments
+    n = int(rng.integers(1, 5))
+    pool = [p for p in range(0, 80) if p not in (52, 53, 54)]
+    programs = {c: int(p) for c, p in enumerate(rng.choice(pool, size=n, replace=False))}
+    chords = _chords(rng, root + 36, mode, 4)
+    notes = []
+    for c, role in enumerate(rng.choice(ROLES, size=n, replace=False)):
+        notes += _ensemble_part(rng, role, c, root + 60, mode, chords, beat, duration, int(rng.integers(70, 110)))
+    return render_notes(notes, programs, duration)
+
+
+# ----------------------------------------------------------------------------------------------- industrial sounds
+
+def _d4_engine(rng, group_rng, label, duration):
+    """D4: electric motor: shaft harmonics, 2x line-frequency hum, slot harmonics, fan noise; bearing
+    faults (engine2_broken) excite a structural resonance at the outer-race defect frequency; heavy load
+    (engine3_heavyload) lowers the speed (slip), raises low harmonics and adds torque ripple."""
+    n = int(duration * SR)
+    t = np.arange(n) / SR
+    f_rot = group_rng.uniform(20, 50)
+    line = group_rng.choice([50.0, 60.0])
+    if label == "engine3_heavyload":
+        f_rot *= group_rng.uniform(0.85, 0.95)
+    f_rot *= 1 + 0.002 * rng.standard_normal()
+    wobble = 1 + 0.003 * np.sin(2 * np.pi * rng.uniform(0.2, 1) * t)
+    phase = 2 * np.pi * f_rot * np.cumsum(wobble) / SR
+    amps = group_rng.uniform(0.2, 1.0, 12) / np.arange(1, 13) ** 0.7
+    if label == "engine3_heavyload":
+        amps[:4] *= group_rng.uniform(1.5, 2.5)
+    x = sum(a * np.sin(h * phase + rng.uniform(0, 6)) for h, a in enumerate(amps, start=1))
+    x += group_rng.uniform(0.2, 0.8) * np.sin(2 * np.pi * 2 * line * t)
+    slots = int(group_rng.integers(24, 48))
+    x += group_rng.uniform(0.05, 0.3) * np.sin(slots * phase) * (1 + 0.5 * np.sin(2 * np.pi * 2 * line * t))
+    if label == "engine3_heavyload":
+        x *= 1 + group_rng.uniform(0.2, 0.4) * np.sin(phase)  # torque ripple
+    x += group_rng.uniform(0.1, 0.4) * _bandpass(rng.standard_normal(n), 300, group_rng.uniform(2000, 6000))
+    if label == "engine2_broken":
+        bpfo = f_rot * group_rng.uniform(3.05, 3.6)
+        f_res, strength = group_rng.uniform(2500, 5000), group_rng.uniform(0.4, 1.5)
+        ring = np.exp(-np.arange(int(0.01 * SR)) / (SR * group_rng.uniform(0.001, 0.003)))
+        ring *= np.sin(2 * np.pi * f_res * np.arange(len(ring)) / SR)
+        pulses = np.zeros(n)
+        for k in np.arange(rng.uniform(0, 1 / bpfo), duration, 1 / bpfo):
+            i = int((k + 0.0005 * rng.standard_normal()) * SR)
+            if 0 <= i < n:
+                pulses[i] = rng.uniform(0.5, 1.0)
+        x += strength * np.convolve(pulses, ring)[:n]
+    x = signal.sosfilt(_random_eq(group_rng), x)
+    return _add_noise(rng, x, rng.uniform(15, 35))
+
+
+ROUGHNESS = {"K1": 0.0, "K2": 0.5, "K3": 1.0}
+
+
+def _d5_surface(rng, group_rng, label, duration):
+    """D5: a ball rolling over a metal plate: noise whose spectral slope, bandwidth and bump rate grow with
+    the surface roughness, filtered by a few plate resonances, modulated by the rolling speed."""
+    n = int(duration * SR)
+    r = ROUGHNESS[label] + group_rng.normal(0, 0.12)
+    spectrum = (rng.standard_normal(n // 2 + 1) + 1j * rng.standard_normal(n // 2 + 1))
+    freqs = np.maximum(np.fft.rfftfreq(n, 1 / SR), 20)
+    spectrum *= (freqs / 1000) ** (-1.2 + 0.6 * r) * np.exp(-freqs / (1500 + 3000 * max(r, 0.05)))
+    x = np.fft.irfft(spectrum, n)
+    for _ in range(3):  # plate modes of this group's plate
+        f0 = group_rng.uniform(400, 6000)
+        b, a = signal.iirpeak(f0 / (SR / 2), group_rng.uniform(10, 40))
+        x += group_rng.uniform(0.3, 1.0) * signal.lfilter(b, a, x)
+    speed = 1 + 0.3 * np.sin(2 * np.pi * rng.uniform(0.2, 0.8) * np.arange(n) / SR + rng.uniform(0, 6))
+    x *= speed
+    bumps = rng.poisson(max(0.5, 2 + 10 * r) * duration)
+    for i in rng.integers(0, n - 400, size=bumps):
+        x[i:i + 400] += rng.uniform(0.5, 2) * x.std() * np.exp(-np.arange(400) / 60) * rng.standard_normal(400)
+    x = signal.sosfilt(_random_eq(group_rng), x)
+    return _add_noise(rng, x, rng.uniform(10, 30))
+
+
+MATERIALS = {  # fundamental (Hz, for the mean size), modal frequency ratios and loss factor of each material
+    "puckA": (900, [1.0, 2.32, 4.25, 6.63], 0.020),
+    "puckG": (1250, [1.0, 2.76, 5.40, 8.93], 0.045),
+    "puckI": (650, [1.0, 1.59, 2.14, 2.30, 2.65], 0.012),
+    "puckE": (1050, [1.0, 2.0, 3.01, 4.1], 0.080),
+}
+
+
+def _d6_puck(rng, group_rng, label, duration):
+    """D6: plastic pucks hitting a chute over conveyor noise (modal synthesis); noPuck = background only."""
+    n = int(duration * SR)
+    t = np.arange(n) / SR
+    background = _bandpass(_pink_noise(rng, n), 50, 4000) + group_rng.uniform(0.2, 1) * np.sin(2 * np.pi * group_rng.uniform(40, 120) * t)
+    background += 0.3 * np.sin(2 * np.pi * group_rng.uniform(1, 4) * t) * _bandpass(rng.standard_normal(n), 800, 2500)
+    x = background * group_rng.uniform(0.03, 0.12)
+    if label != "noPuck":
+        fundamental, ratios, loss = MATERIALS[label]
+        size = group_rng.uniform(0.85, 1.15)  # larger pucks ring lower
+        f1 = fundamental * rng.uniform(0.93, 1.07) / size
+        for onset in np.sort(rng.uniform(0, duration - 0.2, size=int(rng.integers(2, 7)))):
+            m = int(0.3 * SR)
+            tau = np.arange(m) / SR
+            strike = rng.uniform(0.3, 1.0)
+            hit = sum(rng.uniform(0.3, 1) / k * np.exp(-np.pi * f1 * ratio * loss * rng.uniform(0.8, 1.25) * tau)
+                      * np.sin(2 * np.pi * f1 * ratio * rng.uniform(0.98, 1.02) * tau)
+                      for k, ratio in enumerate(ratios, start=1))
+            hit += 0.3 * rng.standard_normal(m) * np.exp(-tau / 0.002)  # contact noise
+            i = int(onset * SR)
+            x[i:i + m] += strike * hit[: n - i]
+    x = signal.sosfilt(_random_eq(group_rng), x)
+    return _add_noise(rng, x, rng.uniform(15, 35))
+
+
+GENERATORS = {"D1": _d1_ensemble, "D2": _d2_family, "D3": _d3_speech_music,
+              "D4": _d4_engine, "D5": _d5_surface, "D6": _d6_puck}
+MUSIC_TASKS = ("D1", "D2", "D3")
+
+
+def render_file(task_id: str, label: str, group: int, k: int, *, seed: int, duration: float) -> np.ndarray:
+    """One demo file: class ``label``, recording group ``group``, file ``k`` of the group.
+
+    Returns
+    -------
+    np.ndarray, shape (duration * 16000,), float32, peak between -20 and -3 dBFS
+    """
+    group_rng = _rng(seed, task_id, label, group)
+    rng = _rng(seed, task_id, label, group, k)
+    x = GENERATORS[task_id](rng, group_rng, label, duration)
+    if task_id in MUSIC_TASKS:  # the recording's room and background
+        room = _room(_rng(seed, task_id, label, group, "room"))
+        x = signal.fftconvolve(x, room)[: len(x)]
+        x = _add_noise(rng, x, group_rng.uniform(10, 40))
+    return _finish(rng, x, duration)
+
+
+def _write_wav(path: Path, audio: np.ndarray) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        sf.write(tmp, audio, SR, subtype="PCM_16", format="WAV")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def generate_demo_task(task_id: str, root: str | os.PathLike, *, seed: int = 20, files_per_class: int = 40,
+                       duration: float = 3.0, files_per_group: int = 4, progress: bool = True) -> Path:
+    """Generate demo task ``task_id`` under ``root/task_id/<class>/<group>__<k>.wav`` (16 kHz mono PCM16).
+
+    Resumable: existing files are kept, each file is written atomically, and ``.complete.json`` marks a
+    finished task so later calls return at once.
+
+    Parameters
+    ----------
+    task_id : {"D1", ..., "D6"}
+    root : path-like
+        Parent folder of the task folder.
+    seed : int
+        Seed of the whole data set.
+    files_per_class : int
+        Files per class (rounded up to whole groups).
+    duration : float
+        Seconds per file.
+    files_per_group : int
+        Files per simulated recording session.
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    pathlib.Path
+        The task folder.
+
+    Raises
+    ------
+    ValueError
+        The folder holds a task generated with other parameters.
+    """
+    if task_id not in DEMO_CLASSES:
+        raise ValueError(f"unknown demo task {task_id!r}; valid: {', '.join(DEMO_CLASSES)}")
+    folder = Path(root) / task_id
+    params = {"task": task_id, "seed": seed, "files_per_class": files_per_class, "duration": duration,
+              "files_per_group": files_per_group, "sample_rate": SR, "generator": "2"}
+    marker = folder / ".complete.json"
+    if marker.exists():
+        stored = json.loads(marker.read_text())
+        if {k: stored.get(k) for k in params} != params:
+            raise ValueError(f"{folder} holds demo data generated with other parameters ({stored}); "
+                             f"delete it or choose another folder to generate {params}")
+        return folder
+    n_groups = -(-files_per_class // files_per_group)
+    jobs = [(label, g, k) for label in DEMO_CLASSES[task_id] for g in range(n_groups) for k in range(files_per_group)]
+    for label in DEMO_CLASSES[task_id]:
+        (folder / label).mkdir(parents=True, exist_ok=True)
+    for label, g, k in tqdm(jobs, desc=f"generating {task_id}", unit="file", disable=not progress, leave=False):
+        path = folder / label / f"{label}_g{g:03d}__{k}.wav"
+        if not path.exists():
+            _write_wav(path, render_file(task_id, label, g, k, seed=seed, duration=duration))
+    marker.write_text(json.dumps({**params, "files": len(jobs)}, indent=1))
+    return folder
