@@ -209,6 +209,16 @@ class SpectrogramPatches(Extractor):
 MUSICNN_MODELS = ("MTT_musicnn", "MSD_musicnn")
 MUSICNN_LAYERS = {"penultimate": 200, "max_pool": 753, "mean_pool": 753, "taggram": 50}
 _MUSICNN_STATE: dict = {}
+#: One worker process per musicnn model, shared by every extractor of this process.
+_MUSICNN_WORKERS: dict[str, ProcessPoolExecutor] = {}
+
+
+def _close_musicnn_workers() -> None:
+    for model in list(_MUSICNN_WORKERS):
+        _MUSICNN_WORKERS.pop(model).shutdown(wait=True, cancel_futures=True)
+
+
+atexit.register(_close_musicnn_workers)
 
 
 def _musicnn_worker_init(model: str) -> None:
@@ -272,7 +282,6 @@ class MusicnnExtractor(Extractor):
         self.model, self.layer, self.batch_size = model, layer, int(batch_size)
         self.window, self.hop = float(window), float(hop)
         self.dim = MUSICNN_LAYERS[layer]
-        self._pool = None
 
     @property
     def version(self) -> str:
@@ -286,15 +295,15 @@ class MusicnnExtractor(Extractor):
         return {"model": self.model, "layer": self.layer, "window": self.window, "hop": self.hop}
 
     def _worker(self) -> ProcessPoolExecutor:
-        if self._pool is None:
+        """The process holding this model (started on first use, shared with other extractors)."""
+        if self.model not in _MUSICNN_WORKERS:
             import importlib.util
 
             if importlib.util.find_spec("musicnn") is None:
                 raise ImportError("the musicnn embedding needs the 'musicnn' package: pip install --no-deps musicnn==0.1.0")
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_musicnn_worker_init, initargs=(self.model,))
-            atexit.register(self.close)
-        return self._pool
+            _MUSICNN_WORKERS[self.model] = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                                               initializer=_musicnn_worker_init, initargs=(self.model,))
+        return _MUSICNN_WORKERS[self.model]
 
     def _patches(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Log-mel patches as musicnn computes them, (n_patches, n_frames, 96), and their centre times."""
@@ -329,14 +338,10 @@ class MusicnnExtractor(Extractor):
                 for e in extractors]
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_pool"] = None
-        return state
+        """Stop this model's worker process (it restarts on the next extraction)."""
+        worker = _MUSICNN_WORKERS.pop(self.model, None)
+        if worker is not None:
+            worker.shutdown(wait=True, cancel_futures=True)
 
 
 #: Named extractors; a name maps to a factory taking keyword parameters.
