@@ -1,0 +1,204 @@
+"""The results book, built once per session on the reduced `test` profile (profiles/test.yaml) into a temporary
+folder: every page of the table of contents exists, the results pages carry their tables, figures and provenance,
+internal links resolve, and no notebook cell produced an error.
+
+The build runs every notebook through papermill and jupyter-book (a few minutes on 2 cores when nothing is
+cached; results and embeddings are kept in data/_test between runs).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+import yaml
+
+pytest.importorskip("papermill")
+pytest.importorskip("jupyter_book")
+bs4 = pytest.importorskip("bs4")
+
+from evalkit.book import NOTEBOOKS, build_book, run_notebooks  # noqa: E402
+from evalkit.config import REPO_ROOT  # noqa: E402
+
+#: Results pages and what each must contain at least: (evalkit tables, figures).
+RESULTS_PAGES = {
+    "detailed_results": (0, 3),
+    "results_tables": (5, 0),
+    "confusion_matrices": (0, 3),
+    "baseline_models": (1, 1),
+    "learning_curve": (0, 1),
+    "reproduction": (1, 1),
+    "teaching": (0, 4),
+}
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    """Build the book on the test profile once for this module; return (book root, html folder)."""
+    root = tmp_path_factory.mktemp("book")
+    html = build_book("test", output=root)
+    return root, html
+
+
+def _soup(path: Path):
+    return bs4.BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def _toc_files() -> list[str]:
+    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    walk(toc.get("chapters"))
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    return files
+
+
+def test_every_page_of_the_table_of_contents_exists(book):
+    _, html = book
+    files = _toc_files()
+    assert len(files) >= 13
+    for name in NOTEBOOKS:
+        assert f"book/_generated/{name}" in files
+    for file in files:
+        page = html / f"{file}.html"
+        assert page.exists() and page.stat().st_size > 2000, f"missing page {page}"
+    assert (html / "index.html").exists()
+
+
+@pytest.mark.parametrize("name", list(RESULTS_PAGES))
+def test_results_pages_have_tables_figures_and_provenance(book, name):
+    _, html = book
+    page = html / "book" / "_generated" / f"{name}.html"
+    soup = _soup(page)
+    text = soup.get_text(" ")
+    tables, figures = RESULTS_PAGES[name]
+    assert len(soup.select("table.evalkit-table")) >= tables, f"{name}: too few result tables"
+    images = [img for img in soup.find_all("img") if "_images" in img.get("src", "")]
+    assert len(images) >= figures, f"{name}: {len(images)} figures, expected at least {figures}"
+    for img in images:
+        target = (page.parent / unquote(img["src"])).resolve()
+        assert target.exists() and target.stat().st_size > 1000, f"{name}: image {img['src']} missing or empty"
+    assert "Provenance" in text and "git commit" in text and "profile" in text
+    assert "test" in soup.select_one(".evalkit-provenance").get_text(), f"{name}: provenance names no profile"
+    assert "{glue" not in text, f"{name}: a glue reference was not resolved"
+
+
+def test_tables_set_published_numbers_beside_the_demo_rows(book):
+    _, html = book
+    soup = _soup(html / "book" / "_generated" / "results_tables.html")
+    text = soup.get_text(" ")
+    for table_id in ("I", "II", "III", "IV", "V"):
+        assert f"Table {table_id}:" in text
+    assert "paper's OSVM" in text and "paper's Basel." in text  # orientation rows on the demo stand-ins
+    assert soup.find("b") is not None  # best per task in bold
+
+
+def test_prose_numbers_are_glued_from_results(book):
+    _, html = book
+    intro = _soup(html / "book" / "introduction.html")
+    pasted = intro.select(".pasted-text")
+    assert len(pasted) >= 5
+    for node in pasted:
+        value = node.get_text().strip()
+        assert value and value.lower() != "nan", f"introduction: empty pasted number {value!r}"
+
+
+def test_no_broken_internal_links(book):
+    _, html = book
+    broken = []
+    pages = [p for p in html.rglob("*.html") if "_static" not in p.parts]
+    for page in pages:
+        for link in _soup(page).find_all("a", href=True):
+            href = link["href"]
+            parsed = urlparse(href)
+            if parsed.scheme or href.startswith(("mailto:", "javascript:")) or not parsed.path:
+                continue
+            target = (page.parent / unquote(parsed.path)).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(f"{page.relative_to(html)} -> {href}")
+            elif parsed.fragment and target.suffix == ".html":
+                if _soup(target).find(id=parsed.fragment) is None:
+                    broken.append(f"{page.relative_to(html)} -> {href} (no anchor)")
+    assert not broken, "broken internal links:\n" + "\n".join(broken[:20])
+
+
+def test_no_notebook_cell_produced_an_error(book):
+    root, html = book
+    for name in NOTEBOOKS:
+        notebook = json.loads((root / "book" / "_generated" / f"{name}.ipynb").read_text())
+        for cell in notebook["cells"]:
+            for output in cell.get("outputs", []):
+                assert output.get("output_type") != "error", f"{name}: error output {output.get('ename')}"
+                assert "Traceback" not in "".join(output.get("text", "")), f"{name}: traceback in a cell's output"
+        page = (html / "book" / "_generated" / f"{name}.html").read_text()
+        assert "output_error" not in page and "Traceback" not in page, f"{name}.html shows an error"
+
+
+def test_a_second_build_skips_every_notebook(book):
+    root, _ = book
+    records = run_notebooks("test", root=root)
+    assert [r["status"] for r in records] == ["skipped"] * len(NOTEBOOKS)
+
+
+# ------------------------------------------------------------------------------------------------
+# Profiles and the build driver (fast)
+
+
+def test_named_profiles_load_and_validate():
+    from evalkit.profiles import load_profile
+
+    for name in ("demo", "test"):
+        profile = load_profile(name)
+        assert profile.name == name and profile.is_demo
+        assert set(profile.tables) == {"I", "II", "III", "IV", "V"}
+        for table_id in profile.tables:
+            spec = profile.table(table_id)
+            assert set(spec["embeddings"]) <= set(profile.embeddings)
+    if (REPO_ROOT / "profiles" / "paper.yaml").exists():
+        assert not load_profile("paper").is_demo
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"tablez": {}}, "unknown key(s) tablez"),
+    ({"tables": {"I": {"embeddings": ["nope"]}}}, "unknown embedding label 'nope'"),
+    ({"classifiers": ["forest"]}, "unknown classifier 'forest'"),
+    ({"embeddings": {"x": "nosuchnet"}}, "unknown embedding 'nosuchnet'"),
+    ({"learning_curve": {"train_fractions": [0.9]}}, "training share"),
+    ({"baseline": {"D9": {"embedding": "spectrogram", "classifier": "cnn"}}}, "baseline.D9"),
+])
+def test_profile_errors_name_the_key_and_the_valid_choices(tmp_path, change, message):
+    from evalkit.profiles import ProfileError, load_profile
+
+    data = yaml.safe_load((REPO_ROOT / "profiles" / "test.yaml").read_text())
+    data.update(change)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ProfileError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_profile(path)
+
+
+def test_a_failing_notebook_stops_the_build_naming_notebook_cell_and_error(tmp_path):
+    from evalkit.book import BookError
+
+    data = yaml.safe_load((REPO_ROOT / "profiles" / "test.yaml").read_text())
+    data.update(tasks=[str(tmp_path / "no-such-folder")], task_params={}, baseline=None, teaching=None)
+    for spec in data["tables"].values():
+        spec["baseline"] = False
+    data["learning_curve"]["baseline"] = False
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(BookError) as error:
+        build_book(path, output=tmp_path / "book", only=["detailed_results"], html=False)
+    text = str(error.value)
+    assert "detailed_results.ipynb failed in cell" in text and "FileNotFoundError" in text and "no-such-folder" in text
