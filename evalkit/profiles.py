@@ -315,30 +315,28 @@ def _check_int(where, value, minimum=1):
     return value
 
 
-def _check_embedding_spec(where, spec):
-    from .embeddings import EXTRACTOR_PRESETS, EXTRACTORS, available_extractors
-
+def _check_spec(where, spec, kind: str, valid) -> None:
+    """A component spec string (``NAME(key=value, ...)``) whose name is one of ``valid``."""
     if not isinstance(spec, str):
-        _fail(where, f"expected an embedding spec string, got {spec!r}")
+        _fail(where, f"expected a {kind} spec string, got {spec!r}")
     try:
         name, _ = parse_spec(spec)
     except ValueError as error:
         _fail(where, str(error))
-    if name not in EXTRACTORS and name not in EXTRACTOR_PRESETS and name not in available_extractors():
-        _fail(where, f"unknown embedding {name!r}; valid embeddings: {', '.join(available_extractors())}")
+    if name not in valid:
+        _fail(where, f"unknown {kind} {name!r}; valid {kind}s: {', '.join(sorted(valid))}")
+
+
+def _check_embedding_spec(where, spec):
+    from .embeddings import available_extractors
+
+    _check_spec(where, spec, "embedding", available_extractors())
 
 
 def _check_classifier_spec(where, spec):
     from .classifiers import CLASSIFIERS
 
-    if not isinstance(spec, str):
-        _fail(where, f"expected a classifier spec string, got {spec!r}")
-    try:
-        name, _ = parse_spec(spec)
-    except ValueError as error:
-        _fail(where, str(error))
-    if name not in CLASSIFIERS:
-        _fail(where, f"unknown classifier {name!r}; valid classifiers: {', '.join(CLASSIFIERS)}")
+    _check_spec(where, spec, "classifier", list(CLASSIFIERS))
 
 
 def _check_labels(where, labels, embeddings):
