@@ -180,7 +180,7 @@ class _Progress:
             self._poll()
 
 
-def _run_notebook(notebook: Path, output: Path, parameters: dict, log: Path, label: str) -> None:
+def _run_notebook(notebook: Path, output: Path, parameters: dict, log: Path, label: str) -> "_Progress":
     import papermill
     from papermill.exceptions import PapermillExecutionError
 

@@ -114,6 +114,7 @@ class Profile:
     path: Path | None = None
     single_run: bool = False
     _tasks: dict = field(default_factory=dict, repr=False, compare=False)
+    _extractors: dict = field(default_factory=dict, repr=False, compare=False)
 
     # ----------------------------------------------------------------------------------- identity
     def as_dict(self) -> dict:
@@ -152,6 +153,21 @@ class Profile:
                 return matches[0]
             self._tasks[key] = get_task(key, **self.task_params)
         return self._tasks[key]
+
+    def extractor(self, embedding: str):
+        """The extractor of a label or spec, built once per profile: a model loaded for one task serves the
+        others (musicnn keeps its model in a worker process). :meth:`close` releases them."""
+        from .embeddings import get_extractor
+
+        spec = self.spec(embedding)
+        if spec not in self._extractors:
+            self._extractors[spec] = get_extractor(spec)
+        return self._extractors[spec]
+
+    def close(self) -> None:
+        """Release the models of :meth:`extractor` (worker processes); they are rebuilt when needed again."""
+        for extractor in self._extractors.values():
+            extractor.close()
 
     def spec(self, label: str) -> str:
         """Embedding spec of a label of ``embeddings`` (other strings are taken as specs themselves)."""
@@ -222,11 +238,12 @@ class Profile:
         repetitions = self.repetitions if repetitions is None else int(repetitions)
         spec = self.spec(embedding)
         tracking = bool(os.environ.get(RUN_LOG_ENV))
-        folder = _results_folder(task_obj, spec, classifier, fusion, pooling, train_fraction, self.test_size,
+        extractor = self.extractor(embedding)
+        folder = _results_folder(task_obj, extractor, classifier, fusion, pooling, train_fraction, self.test_size,
                                  self.seed) if tracking else None
         stored = _stored(folder, repetitions)
         started = time.perf_counter()
-        frame = run_experiment(task_obj, spec, classifier, fusion=fusion, pooling=pooling,
+        frame = run_experiment(task_obj, extractor, classifier, fusion=fusion, pooling=pooling,
                                train_fraction=train_fraction, test_size=self.test_size,
                                repetitions=repetitions, seed=self.seed, progress=False)
         if tracking:
@@ -253,14 +270,13 @@ class Profile:
 RUN_LOG_ENV = "EVALKIT_RUN_LOG"
 
 
-def _results_folder(task, spec, classifier, fusion, pooling, train_fraction, test_size, seed) -> str | None:
+def _results_folder(task, extractor, classifier, fusion, pooling, train_fraction, test_size, seed) -> str | None:
     """Where :func:`evalkit.experiments.run_experiment` stores this configuration's repetitions."""
     try:
         from .config import results_dir
-        from .embeddings import get_extractor
         from .experiments import experiment_key
 
-        key = experiment_key(task, get_extractor(spec), classifier, fusion, pooling, train_fraction, test_size, seed)
+        key = experiment_key(task, extractor, classifier, fusion, pooling, train_fraction, test_size, seed)
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
         return str(results_dir() / task.id / digest)
     except Exception:  # noqa: BLE001 - without a folder the build just cannot skip this notebook next time
