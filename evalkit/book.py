@@ -165,7 +165,13 @@ class _Progress:
                 entry = json.loads(line)
             except ValueError:
                 continue
-            if entry.get("computed"):
+            if entry.get("started"):
+                message = f"    computing {entry['what']} ({entry['repetitions']}×) ..."
+                if self.tty:
+                    _say(f"\r\033[K{message[:150]}", end="")
+                else:
+                    _say(message)
+            elif entry.get("computed"):
                 self.computed += 1
                 message = f"    computed {entry['what']} ({entry['repetitions']}×, {entry['seconds']:.0f} s)"
                 if self.tty:
@@ -271,7 +277,8 @@ def run_notebooks(profile="demo", *, force: bool = False, root: Path | None = No
             log = Path(tmp) / "runs.jsonl"
             log.touch()
             progress = _run_notebook(notebook, output, parameters, log, name)
-            runs = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+            runs = [entry for entry in map(json.loads, filter(str.strip, log.read_text().splitlines()))
+                    if not entry.get("started")]
         _tidy(output)
         seconds = time.perf_counter() - started
         stamp.write_text(json.dumps({"inputs": inputs, "results": _results_state(runs), "seconds": seconds,

@@ -165,7 +165,7 @@ def confusion_grid(frames: dict, *, ncols: int = 3, suptitle: str | None = None,
     return fig
 
 
-def learning_curves(results: pd.DataFrame, *, series_column: str = "label", title: str | None = None, ncols: int = 4):
+def learning_curves(results: pd.DataFrame, *, series_column: str = "label", title: str | None = None, ncols: int = 3):
     """Accuracy over the training share: one panel per task and one of the average over tasks, one line per
     embedding (and the baseline) with a band of ± one standard deviation over repetitions."""
     plt = _plt()

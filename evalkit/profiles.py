@@ -242,14 +242,16 @@ class Profile:
         folder = _results_folder(task_obj, extractor, classifier, fusion, pooling, train_fraction, self.test_size,
                                  self.seed) if tracking else None
         stored = _stored(folder, repetitions)
+        what = f"{task_obj.id} · {label or embedding} · {classifier} · {fusion} · {100 * train_fraction:g} %"
+        if tracking and stored < repetitions:  # announce long steps (extraction, CNN training) before they start
+            _log_run_entry({"started": True, "what": what, "repetitions": int(repetitions)})
         started = time.perf_counter()
         frame = run_experiment(task_obj, extractor, classifier, fusion=fusion, pooling=pooling,
                                train_fraction=train_fraction, test_size=self.test_size,
                                repetitions=repetitions, seed=self.seed, progress=False)
         if tracking:
             _record_run(folder, repetitions, computed=stored < repetitions, seconds=time.perf_counter() - started,
-                        what=f"{task_obj.id} · {label or embedding} · {classifier} · {fusion} · "
-                             f"{100 * train_fraction:g} %")
+                        what=what)
         frame = frame.copy()
         frame["label"] = label or embedding
         frame["task"] = task_obj.id
@@ -294,8 +296,11 @@ def _record_run(folder, repetitions, *, computed: bool, seconds: float, what: st
     so the next build can tell whether the results a notebook read changed, and whether it was computed."""
     if folder and not (Path(folder) / "config.json").exists():
         folder = None  # the key computation disagrees with run_experiment's: do not pretend to track it
-    entry = {"folder": folder, "repetitions": int(repetitions), "computed": bool(computed),
-             "seconds": round(seconds, 2), "what": what}
+    _log_run_entry({"folder": folder, "repetitions": int(repetitions), "computed": bool(computed),
+                    "seconds": round(seconds, 2), "what": what})
+
+
+def _log_run_entry(entry: dict) -> None:
     with open(os.environ[RUN_LOG_ENV], "a") as handle:
         handle.write(json.dumps(entry) + "\n")
 

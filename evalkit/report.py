@@ -896,9 +896,10 @@ def baseline_model(profile, task):
 def curve_table(results: pd.DataFrame) -> pd.DataFrame:
     """Average over tasks (mean ± std over repetitions) per series × training share."""
     per_rep = results.groupby(["label", "train_fraction", "repetition"], sort=False)["accuracy"].mean()
-    stats = per_rep.groupby(level=[0, 1], sort=False).agg(["mean", lambda a: float(np.std(a))])
-    stats.columns = ["mean", "std"]
-    text = pd.Series([f"{m:.1f} ± {s:.1f}" for m, s in zip(stats["mean"], stats["std"])], index=stats.index)
+    stats = per_rep.groupby(level=[0, 1], sort=False).agg(["mean", lambda a: float(np.std(a)), "count"])
+    stats.columns = ["mean", "std", "n"]
+    text = pd.Series([f"{m:.1f} ± {s:.1f}" if n > 1 else f"{m:.1f} (1 run)"
+                      for m, s, n in zip(stats["mean"], stats["std"], stats["n"])], index=stats.index)
     table = text.unstack(1)
     table.columns = [f"{100 * c:g} %" for c in table.columns]
     table.index.name = "embedding"

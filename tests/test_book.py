@@ -202,3 +202,35 @@ def test_a_failing_notebook_stops_the_build_naming_notebook_cell_and_error(tmp_p
         build_book(path, output=tmp_path / "book", only=["detailed_results"], html=False)
     text = str(error.value)
     assert "detailed_results.ipynb failed in cell" in text and "FileNotFoundError" in text and "no-such-folder" in text
+
+
+def test_progress_announces_each_configuration_and_reports_its_time(tmp_path, capsys):
+    """`evalkit book` tails the kernel's run log: a long step is announced when it starts, timed when it ends."""
+    from evalkit.book import _Progress
+
+    log = tmp_path / "runs.jsonl"
+    log.touch()
+    what = "D2 · musicnn-msd · svm · late · 80 %"
+    with _Progress(log, "detailed_results"):
+        with open(log, "a") as handle:
+            handle.write(json.dumps({"started": True, "what": what, "repetitions": 3}) + "\n")
+            handle.write(json.dumps({"folder": None, "repetitions": 3, "computed": True, "seconds": 41.2,
+                                     "what": what}) + "\n")
+            handle.write(json.dumps({"folder": None, "repetitions": 3, "computed": False, "seconds": 0.1,
+                                     "what": "D2 · mfcc · svm · late · 80 %"}) + "\n")
+    err = capsys.readouterr().err
+    assert f"computing {what} (3×) ..." in err
+    assert f"computed {what} (3×, 41 s)" in err
+    assert "mfcc" not in err  # configurations read from stored results are not announced
+
+
+def test_learning_curve_table_shows_single_runs_without_a_spread():
+    import pandas as pd
+
+    from evalkit.report import curve_table
+
+    runs = pd.DataFrame({"label": ["mfcc", "mfcc", "baseline"], "train_fraction": [0.1, 0.1, 0.1],
+                         "repetition": [0, 1, 0], "accuracy": [50.0, 60.0, 30.0], "task": ["D2"] * 3})
+    table = curve_table(runs)
+    assert table.loc["mfcc", "10 %"] == "55.0 ± 5.0"
+    assert table.loc["baseline", "10 %"] == "30.0 (1 run)"
