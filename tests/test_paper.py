@@ -1,0 +1,136 @@
+"""The paper's tasks T1–T6: manifests, label and group rules on file trees made here, linking, checking, and
+verified, resumable downloads of local ``file://`` archives."""
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import write_tone_task
+from evalkit import cli, paper
+from evalkit.config import REPO_ROOT
+from evalkit.synth import DEMO_CLASSES
+
+#: The demo tasks D1–D6 carry the classes of the published tables (data/reference/README.md); the paper's
+#: manifests must name the same ones.
+REFERENCE_CLASSES = {f"T{task_id[1:]}": classes for task_id, classes in DEMO_CLASSES.items()}
+
+
+@pytest.fixture
+def data_home(tmp_path, monkeypatch):
+    """An empty data folder: no linked or fetched copies."""
+    monkeypatch.setenv("EVALKIT_DATA", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def make_copy(root: Path, task_id: str, files_per_group=2, groups=2) -> Path:
+    """A tree in the manifest's layout with tones as audio: <root>/<class>/<recording>_<k>.wav."""
+    classes = paper.load_manifest(task_id)["classes"]
+    write_tone_task(root, classes=classes, groups=groups, files_per_group=files_per_group, duration=0.5)
+    for wav in root.rglob("*.wav"):  # the tone writer names files rec<g>__<k>; use the paper-style <rec>_<k>
+        wav.rename(wav.with_name(wav.name.replace("__", "_")))
+    return root
+
+
+@pytest.mark.parametrize("task_id", paper.PAPER_TASK_IDS)
+def test_manifests_parse_and_name_the_published_classes(task_id):
+    manifest = paper.load_manifest(task_id)
+    assert manifest["id"] == task_id
+    assert manifest["classes"] == REFERENCE_CLASSES[task_id]
+    assert manifest["source"]["availability"] and manifest["source"]["how_to_get"]
+    re.compile(manifest["group_pattern"])
+    assert task_id in (REPO_ROOT / "data" / "reference" / "paper_tables.csv").read_text().splitlines()[0]
+
+
+def test_label_and_group_rules_on_a_tree_in_the_manifest_layout(tmp_path, data_home):
+    root = make_copy(tmp_path / "T4copy", "T4", files_per_group=3, groups=2)
+    task = paper.paper_task("T4", root=root)
+    files = task.files()
+    assert task.id == "T4" and task.classes == REFERENCE_CLASSES["T4"]
+    assert len(files) == 3 * 2 * 3
+    for f in files:
+        assert f.path.parent.name == f.label  # the label is the class folder
+        assert f.group == f"{f.label}/{f.path.stem.rsplit('_', 1)[0]}"  # rec0_2 -> recording rec0
+    assert len({f.group for f in files}) == 3 * 2
+
+
+def test_a_missing_copy_says_what_to_download_from_where_and_where_to_put_it(data_home):
+    with pytest.raises(FileNotFoundError) as error:
+        paper.paper_task("T1")
+    message = str(error.value)
+    assert "https://doi.org/10.5281/zenodo.3965447" in message
+    assert str(data_home / "paper" / "T1") in message and "evalkit data link T1" in message
+    with pytest.raises(FileNotFoundError, match="on request"):
+        paper.fetch("T5")  # not downloadable: says so and whom to ask
+
+
+def test_a_copy_missing_a_class_is_reported_as_wrong(tmp_path, data_home):
+    root = make_copy(tmp_path / "T5copy", "T5")
+    shutil.rmtree(root / "K2")
+    with pytest.raises(ValueError, match="K2"):
+        paper.link("T5", root)
+    report = paper.check_task("T5")
+    assert report["status"] == "missing"  # nothing was linked
+
+
+def test_link_then_check_through_the_command_line(tmp_path, data_home, capsys):
+    root = make_copy(tmp_path / "my T3", "T3")
+    assert cli.main(["data", "link", "t3", str(root)]) == 0
+    assert yaml.safe_load((data_home / "local.yaml").read_text())["paper_data"]["T3"] == str(root.resolve())
+    capsys.readouterr()
+    assert cli.main(["data", "check"]) == 0
+    out = capsys.readouterr().out
+    assert "T3: present" in out and "16 files in 8 recording groups (SP 4, CH 4, SS 4, IN 4)" in out
+    assert "T1: missing" in out and "zenodo.3965447" in out
+    from evalkit import get_task
+    assert [f.label for f in get_task("T3").files()].count("CH") == 4  # the registry resolves the linked copy
+    (root / "CH").rename(root / "choir")
+    assert cli.main(["data", "check", "T3"]) == 0
+    assert "T3: wrong" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------------------------
+# Downloads
+
+
+@pytest.fixture
+def archive(tmp_path):
+    """A zip of a T6-layout tree and its sha256."""
+    tree = make_copy(tmp_path / "src" / "pucks", "T6")
+    path = Path(shutil.make_archive(str(tmp_path / "pucks"), "zip", root_dir=tree.parent, base_dir="pucks"))
+    return path, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_download_with_a_wrong_checksum_is_rejected_and_deleted(archive, tmp_path):
+    path, _ = archive
+    target = tmp_path / "dl" / "pucks.zip"
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        paper.download(path.as_uri(), target, sha256="0" * 64, progress=False)
+    assert not target.exists() and not target.with_name("pucks.zip.part").exists()
+
+
+def test_a_partial_download_resumes_where_it_stopped(archive, tmp_path):
+    path, digest = archive
+    data = path.read_bytes()
+    target = tmp_path / "dl" / "pucks.zip"
+    target.parent.mkdir()
+    half = len(data) // 2
+    target.with_name("pucks.zip.part").write_bytes(data[:half])  # an interrupted earlier download
+    transferred = paper.download(path.as_uri(), target, sha256=digest, progress=False)
+    assert transferred == len(data) - half
+    assert target.read_bytes() == data
+
+
+def test_fetch_downloads_verifies_and_unpacks_into_the_data_folder(archive, data_home, monkeypatch):
+    path, digest = archive
+    manifest = paper.load_manifest("T6")
+    manifest["archives"] = [{"url": path.as_uri(), "sha256": digest, "subfolder": "pucks"}]
+    monkeypatch.setattr(paper, "load_manifest", lambda task_id: manifest)
+    root = paper.fetch("T6", progress=False)
+    assert root == data_home / "paper" / "T6"
+    assert paper.check_task("T6")["status"] == "present"
+    assert sorted(p.name for p in root.iterdir()) == sorted(REFERENCE_CLASSES["T6"])
