@@ -1,0 +1,104 @@
+"""The paper's pre-trained embeddings, through their own packages (``pip install -r requirements-paper.txt``).
+
+- ``openl3``: OpenL3 (Cramer et al., 2019) via the ``openl3`` package: ``content`` music | env,
+  ``input_repr`` mel128 | mel256 | linear, ``embedding_size`` 512 | 6144, 1 s windows every ``hop`` = 0.1 s
+  (the paper's setting), 48 kHz input. The Keras model is loaded once per process and shared by every
+  extractor with the same configuration; files are embedded in batches.
+
+None of these packages is needed by the demo profile or the tests. Choosing one without its package fails at
+construction, before any work, with what to install; the tests replace the package by a small fake module at the
+import boundary. TensorFlow runs the model on a GPU when it sees one (``tf.config.list_physical_devices("GPU")``).
+"""
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+
+from .embeddings import EXTRACTOR_PRESETS, Extractor, register_extractor
+
+PAPER_REQUIREMENTS = "requirements-paper.txt"
+
+
+def require(module: str, what: str, install: str):
+    """Import ``module`` or raise ImportError saying what needs it and how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise ImportError(f"the {what} embedding needs the Python package '{module}', which is not installed "
+                          f"({error}). Install the paper's extras: pip install -r {PAPER_REQUIREMENTS} "
+                          f"({install})") from None
+
+
+#: One loaded OpenL3 model per (input_repr, content, embedding_size), shared within the process.
+_OPENL3_MODELS: dict = {}
+
+
+class OpenL3Extractor(Extractor):
+    """OpenL3 embeddings, shape (n_frames, embedding_size), one frame of 1 s every ``hop`` seconds.
+
+    Parameters
+    ----------
+    content : {"music", "env"}
+        Training content of the model.
+    input_repr : {"mel128", "mel256", "linear"}
+        Input representation of the model.
+    embedding_size : {512, 6144}
+    hop : float
+        Seconds between frames (the paper: 0.1).
+    batch_size : int
+        Frames per model call.
+    """
+
+    name = "openl3"
+    sample_rate = 48000
+    window = 1.0
+
+    def __init__(self, content: str = "music", input_repr: str = "mel256", embedding_size: int = 512,
+                 hop: float = 0.1, batch_size: int = 32):
+        if content not in ("music", "env"):
+            raise ValueError(f"openl3: content must be 'music' or 'env', not {content!r}")
+        if input_repr not in ("mel128", "mel256", "linear"):
+            raise ValueError(f"openl3: input_repr must be 'mel128', 'mel256' or 'linear', not {input_repr!r}")
+        if int(embedding_size) not in (512, 6144):
+            raise ValueError(f"openl3: embedding_size must be 512 or 6144, not {embedding_size!r}")
+        self.content, self.input_repr, self.dim = content, input_repr, int(embedding_size)
+        self.hop, self.batch_size = float(hop), int(batch_size)
+        self._openl3 = require("openl3", "OpenL3", "openl3 downloads its model weights while it is installed, "
+                                                   "so this needs a network")
+
+    def params(self) -> dict:
+        return {"content": self.content, "input_repr": self.input_repr, "embedding_size": self.dim, "hop": self.hop}
+
+    @property
+    def version(self) -> str:
+        return f"openl3-{getattr(self._openl3, '__version__', 'unknown')}"
+
+    def model(self):
+        """The Keras model of this configuration, loaded on first use and shared within the process."""
+        key = (self.input_repr, self.content, self.dim)
+        if key not in _OPENL3_MODELS:
+            _OPENL3_MODELS[key] = self._openl3.models.load_audio_embedding_model(
+                input_repr=self.input_repr, content_type=self.content, embedding_size=self.dim)
+        return _OPENL3_MODELS[key]
+
+    def extract_batch(self, audios):
+        """Embeddings of several signals at 48 kHz in one call; returns ``[(embeddings, times), ...]`` with
+        embeddings (n_frames, dim) float32 and frame centres in seconds."""
+        if not audios:
+            return []
+        audios = [np.asarray(a, dtype=np.float32) for a in audios]
+        embeddings, timestamps = self._openl3.get_audio_embedding(
+            audios, [self.sample_rate] * len(audios), model=self.model(), hop_size=self.hop, center=True,
+            batch_size=self.batch_size, verbose=False)
+        # openl3 time stamps are frame starts of centred (padded by half a window) frames: i.e. frame centres
+        return [(np.asarray(e, dtype=np.float32), np.asarray(t, dtype=np.float64))
+                for e, t in zip(embeddings, timestamps)]
+
+
+register_extractor("openl3", OpenL3Extractor)
+EXTRACTOR_PRESETS.update({
+    "openl3-env": ("openl3", {"content": "env"}),
+    "openl3-6144": ("openl3", {"embedding_size": 6144}),
+    "openl3-env-6144": ("openl3", {"content": "env", "embedding_size": 6144}),
+})

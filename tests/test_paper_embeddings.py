@@ -1,0 +1,72 @@
+"""The paper's embedding adapters: argument plumbing and output contract with the heavy package replaced by a
+small fake module at the import boundary, and the message a user gets without the package."""
+from __future__ import annotations
+
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import evalkit as ek
+from evalkit import paper_embeddings
+
+
+@pytest.fixture
+def fake_openl3(monkeypatch):
+    """A stand-in for the openl3 package that records how it is called and returns frames like openl3 does."""
+    calls = {"load": [], "embed": []}
+    models = types.SimpleNamespace()
+
+    def load_audio_embedding_model(input_repr, content_type, embedding_size):
+        calls["load"].append((input_repr, content_type, embedding_size))
+        return ("model", input_repr, content_type, embedding_size)
+
+    def get_audio_embedding(audios, srs, model, hop_size, center, batch_size, verbose):
+        calls["embed"].append({"n": len(audios), "srs": srs, "model": model, "hop": hop_size, "center": center})
+        out, times = [], []
+        for audio, sr in zip(audios, srs):
+            n = 1 + int(len(audio) / sr / hop_size)  # centred frames: one per hop, the first at 0 s
+            out.append(np.random.default_rng(len(audio)).standard_normal((n, model[3])))  # float64, like Keras
+            times.append(np.arange(n) * hop_size)
+        return out, times
+
+    models.load_audio_embedding_model = load_audio_embedding_model
+    module = types.SimpleNamespace(models=models, get_audio_embedding=get_audio_embedding, __version__="0.4.2")
+    monkeypatch.setitem(sys.modules, "openl3", module)
+    monkeypatch.setattr(paper_embeddings, "_OPENL3_MODELS", {})
+    return calls
+
+
+def test_openl3_plumbing_and_output_contract(fake_openl3, tone_task_dir, tmp_path):
+    extractor = ek.get_extractor("openl3-env-6144")
+    assert extractor.params() == {"content": "env", "input_repr": "mel256", "embedding_size": 6144, "hop": 0.1}
+    assert extractor.sample_rate == 48000 and extractor.dim == 6144
+    paths = sorted(tone_task_dir.rglob("*.wav"))[:3]  # 2 s tones at 16 kHz, resampled to 48 kHz on loading
+    results = ek.extract_embeddings(paths, extractor, cache=ek.EmbeddingCache(tmp_path / "cache"), progress=False)
+    for embeddings, times in results:
+        assert embeddings.dtype == np.float32 and embeddings.shape == (21, 6144)
+        assert times.dtype == np.float64 and np.allclose(np.diff(times), 0.1)
+    assert fake_openl3["load"] == [("mel256", "env", 6144)]
+    assert [c["n"] for c in fake_openl3["embed"]] == [3]  # one batched call for all files
+    assert fake_openl3["embed"][0]["srs"] == [48000] * 3 and fake_openl3["embed"][0]["hop"] == 0.1
+    ek.get_extractor("openl3(content=env, embedding_size=6144)").model()
+    assert len(fake_openl3["load"]) == 1  # the model is loaded once per process and shared
+
+
+def test_openl3_rejects_bad_arguments_before_loading_anything(fake_openl3):
+    with pytest.raises(ValueError, match="embedding_size must be 512 or 6144"):
+        ek.get_extractor("openl3(embedding_size=256)")
+    with pytest.raises(ValueError, match="content must be 'music' or 'env'"):
+        ek.get_extractor("openl3(content=speech)")
+    assert fake_openl3["load"] == []
+
+
+def test_openl3_without_its_package_says_what_to_install(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "openl3", None)  # makes `import openl3` fail
+    with pytest.raises(ImportError) as error:
+        ek.get_extractor("openl3")
+    assert "pip install -r requirements-paper.txt" in str(error.value) and "needs a network" in str(error.value)
+    from evalkit import cli
+    assert cli.main(["extract", "--task", "D3", "--embedding", "openl3"]) == 2
+    assert "requirements-paper.txt" in capsys.readouterr().err
