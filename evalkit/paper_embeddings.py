@@ -102,3 +102,95 @@ EXTRACTOR_PRESETS.update({
     "openl3-6144": ("openl3", {"embedding_size": 6144}),
     "openl3-env-6144": ("openl3", {"content": "env", "embedding_size": 6144}),
 })
+
+
+# ------------------------------------------------------------------------------------------------
+# VGGish
+
+VGGISH_HUB_URL = "https://tfhub.dev/google/vggish/1"
+VGGISH_PCA_URL = "https://storage.googleapis.com/audioset/vggish_pca_params.npz"
+#: One loaded VGGish model per handle, shared within the process.
+_VGGISH_MODELS: dict = {}
+
+
+def vggish_postprocess(embeddings: np.ndarray, pca_eigen_vectors: np.ndarray, pca_means: np.ndarray) -> np.ndarray:
+    """The post-processing of the released AudioSet VGGish embeddings: PCA (whitening with the released
+    eigenvectors), clipping to [-2, 2] and quantisation to 8 bits, returned as float32 values 0 … 255.
+
+    Parameters
+    ----------
+    embeddings : np.ndarray, shape (n_frames, 128)
+    pca_eigen_vectors : np.ndarray, shape (128, 128)
+    pca_means : np.ndarray, shape (128, 1) or (128,)
+    """
+    pca = (pca_eigen_vectors @ (embeddings.T - np.reshape(pca_means, (-1, 1)))).T
+    clipped = np.clip(pca, -2.0, 2.0)
+    return np.round((clipped + 2.0) * (255.0 / 4.0)).astype(np.float32)
+
+
+class VGGishExtractor(Extractor):
+    """VGGish embeddings (Hershey et al., 2017): 128 values per 0.96 s frame of 16 kHz audio, no overlap.
+
+    Parameters
+    ----------
+    postprocess : bool
+        Apply the released PCA + 8-bit quantisation (:func:`vggish_postprocess`, as in the AudioSet release) or
+        keep the raw 128 values of the network. The paper's VGGish results sit at chance on T4–T6; comparing
+        ``vggish`` with ``vggish-raw`` on those tasks tests whether the post-processing explains it.
+    handle : str
+        TensorFlow Hub handle or local folder of the SavedModel (``TFHUB_CACHE_DIR`` keeps downloads).
+    pca_params : str or None
+        ``vggish_pca_params.npz``; default ``data/models/vggish_pca_params.npz``.
+    """
+
+    name = "vggish"
+    sample_rate = 16000
+    window = 0.96
+    hop = 0.96
+    dim = 128
+
+    def __init__(self, postprocess: bool = True, handle: str = VGGISH_HUB_URL, pca_params: str | None = None):
+        from pathlib import Path
+
+        from .config import data_dir
+
+        self.postprocess, self.handle = bool(postprocess), str(handle)
+        self._hub = require("tensorflow_hub", "VGGish", "tensorflow-hub loads the model from TensorFlow Hub, "
+                                                        "which needs a network the first time")
+        self._pca = None
+        if self.postprocess:
+            path = Path(pca_params) if pca_params else data_dir() / "models" / "vggish_pca_params.npz"
+            if not path.is_file():
+                raise FileNotFoundError(f"VGGish post-processing needs the released PCA parameters {path}: download "
+                                        f"{VGGISH_PCA_URL} to that path, or use 'vggish-raw' "
+                                        "(vggish(postprocess=false)) for the network's raw values")
+            with np.load(path) as params:
+                self._pca = (params["pca_eigen_vectors"], params["pca_means"])
+
+    def params(self) -> dict:
+        return {"postprocess": self.postprocess, "handle": self.handle}
+
+    @property
+    def version(self) -> str:
+        return f"tensorflow_hub-{getattr(self._hub, '__version__', 'unknown')}"
+
+    def model(self):
+        """The VGGish SavedModel, loaded on first use and shared within the process."""
+        if self.handle not in _VGGISH_MODELS:
+            try:
+                _VGGISH_MODELS[self.handle] = self._hub.load(self.handle)
+            except Exception as error:  # noqa: BLE001 - hub raises many types when offline
+                raise FileNotFoundError(f"cannot load VGGish from {self.handle} ({type(error).__name__}: {error}). "
+                                        "It needs a network the first time (set TFHUB_CACHE_DIR to keep the download), "
+                                        "or pass handle=<folder of a downloaded copy>") from None
+        return _VGGISH_MODELS[self.handle]
+
+    def _extract_one(self, audio):
+        raw = np.asarray(self.model()(np.asarray(audio, dtype=np.float32)), dtype=np.float32)
+        embeddings = vggish_postprocess(raw, *self._pca) if self.postprocess else raw
+        times = np.arange(len(embeddings)) * self.hop + self.window / 2
+        return embeddings.astype(np.float32), times
+
+
+register_extractor("vggish", VGGishExtractor)
+EXTRACTOR_PRESETS["vggish-raw"] = ("vggish", {"postprocess": False})

@@ -70,3 +70,42 @@ def test_openl3_without_its_package_says_what_to_install(monkeypatch, capsys):
     from evalkit import cli
     assert cli.main(["extract", "--task", "D3", "--embedding", "openl3"]) == 2
     assert "requirements-paper.txt" in capsys.readouterr().err
+
+
+@pytest.fixture
+def fake_hub(monkeypatch):
+    """A stand-in for tensorflow_hub whose VGGish returns one 128-vector per 0.96 s of 16 kHz audio."""
+    loads = []
+
+    def load(handle):
+        loads.append(handle)
+        return lambda waveform: np.tile(np.linspace(-3, 3, 128), (len(waveform) // 15360, 1))
+
+    monkeypatch.setitem(sys.modules, "tensorflow_hub", types.SimpleNamespace(load=load, __version__="0.15.0"))
+    monkeypatch.setattr(paper_embeddings, "_VGGISH_MODELS", {})
+    return loads
+
+
+def test_vggish_raw_and_post_processed_outputs(fake_hub, tone_task_dir, tmp_path):
+    path = sorted(tone_task_dir.rglob("*.wav"))[0]  # 2 s -> two 0.96 s frames
+    audio = ek.load_audio(path, 16000)
+    raw, times = ek.get_extractor("vggish-raw").extract(audio)
+    assert raw.shape == (2, 128) and raw.dtype == np.float32 and np.allclose(times, [0.48, 1.44])
+    np.savez(tmp_path / "pca.npz", pca_eigen_vectors=np.eye(128), pca_means=np.zeros((128, 1)))
+    post, _ = ek.get_extractor(f"vggish(pca_params={tmp_path / 'pca.npz'})").extract(audio)
+    assert post.dtype == np.float32 and post.min() == 0 and post.max() == 255  # clipped at ±2, 8-bit levels
+    assert np.allclose(post, np.round((np.clip(raw, -2, 2) + 2) * 255 / 4))
+    assert fake_hub == [paper_embeddings.VGGISH_HUB_URL]  # loaded once, shared by both extractors
+
+
+def test_vggish_post_processing_needs_the_released_pca_parameters(fake_hub, tmp_path):
+    with pytest.raises(FileNotFoundError, match="vggish_pca_params.npz") as error:
+        ek.get_extractor(f"vggish(pca_params={tmp_path / 'missing.npz'})")
+    assert paper_embeddings.VGGISH_PCA_URL in str(error.value) and "vggish-raw" in str(error.value)
+
+
+def test_vggish_postprocess_whitens_with_the_eigenvectors():
+    rng = np.random.default_rng(0)
+    x, vectors, means = rng.standard_normal((4, 128)), rng.standard_normal((128, 128)) * 0.1, rng.standard_normal(128)
+    expected = np.round((np.clip((x - means) @ vectors.T, -2, 2) + 2) * 63.75)
+    assert np.array_equal(paper_embeddings.vggish_postprocess(x, vectors, means[:, None]), expected)
