@@ -241,6 +241,17 @@ def _prepare_root(output: Path | None) -> Path:
     return output
 
 
+def _preflight(profile) -> None:
+    """Stop before any work if data, packages or models are missing, listing every problem at once."""
+    from .paper import check_profile
+
+    problems = check_profile(profile)
+    if problems:
+        raise BookError(f"profile {profile.name} cannot run; {len(problems)} thing(s) missing or wrong:\n"
+                        + "\n".join(f"  - {p}" for p in problems)
+                        + "\n  (see `evalkit data check` and requirements-paper.txt)")
+
+
 def run_notebooks(profile="demo", *, force: bool = False, root: Path | None = None, only=None) -> list[dict]:
     """Execute the book's notebooks on ``profile`` into ``<root>/book/_generated``; return one record per notebook."""
     from .profiles import load_profile
@@ -256,7 +267,11 @@ def run_notebooks(profile="demo", *, force: bool = False, root: Path | None = No
     if unknown:
         raise BookError(f"unknown notebook(s) {', '.join(unknown)}; valid: {', '.join(NOTEBOOKS)}")
     _say(f"evalkit book: profile {profile.name} ({profile.path or 'built in'}), {len(names)} notebooks -> {generated}")
+    _preflight(profile)
     data = _data_fingerprint(profile)
+    from .paper import compute_estimate, describe_estimate
+
+    _say("work of this profile (finished work is reused):\n" + describe_estimate(compute_estimate(profile)))
     records = []
     for i, name in enumerate(names, 1):
         notebook = NOTEBOOK_DIR / f"{name}.ipynb"

@@ -281,3 +281,107 @@ def register_cli(sub) -> None:
     check_parser = actions.add_parser("check", help="report per task what is present, missing or wrong")
     check_parser.add_argument("tasks", nargs="*", type=str.upper, metavar="TASK", help="default: T1 … T6")
     check_parser.set_defaults(func=_cmd_check)
+
+
+# ------------------------------------------------------------------------------------------------
+# Before a long run: is everything there, and how much work is it?
+
+
+def _baseline_specs(profile, task_id: str) -> dict | None:
+    if not profile.baseline:
+        return None
+    return profile.baseline.get(task_id) or profile.baseline.get("default")
+
+
+def _profile_specs(profile) -> list[str]:
+    """Every embedding spec a profile's build extracts (its embeddings and its baselines' inputs)."""
+    specs = [profile.spec(label) for label in profile.embeddings]
+    specs += [entry["embedding"] for entry in (profile.baseline or {}).values()]
+    return list(dict.fromkeys(specs))
+
+
+def check_profile(profile) -> list[str]:
+    """Everything a profile's build needs that is missing or wrong, as one message per problem (empty: ready).
+
+    Checks each paper task's data (:func:`check_task`), builds every embedding extractor (which fails without its
+    package or weights) and loads the models that the extractors load lazily (e.g. VGGish from TensorFlow Hub).
+    """
+    problems = []
+    for task_id in profile.tasks:
+        if str(task_id).upper() in PAPER_TASK_IDS:
+            report = check_task(task_id)
+            if report["status"] != "present":
+                problems.append(f"data {report['task']} ({report['status']}): {report['message']}")
+    from .embeddings import get_extractor
+
+    for spec in _profile_specs(profile):
+        try:
+            extractor = get_extractor(spec)
+            if callable(getattr(extractor, "model", None)):  # models loaded lazily: load them now
+                extractor.model()
+        except (ImportError, FileNotFoundError, OSError, ValueError) as error:
+            problems.append(f"embedding {spec}: {error}")
+    return problems
+
+
+def compute_estimate(profile) -> dict:
+    """How much work a profile's build is: files and hours of audio per task, extractions (task × embedding
+    passes over all files) and classifier fits (configurations × repetitions, each counted once however many
+    tables show it). Tasks whose data are missing are left out (``missing`` lists them)."""
+    import soundfile as sf
+
+    from .tasks import get_task
+
+    out = {"tasks": {}, "missing": [], "extractions": 0, "fits": 0, "cnn_fits": 0}
+    for task_id in profile.tasks:
+        try:
+            task = get_task(task_id, **profile.task_params) if str(task_id).upper() not in PAPER_TASK_IDS \
+                else paper_task(task_id)
+            if task.kind == "demo" and not (Path(task.root) / ".complete.json").exists():
+                raise FileNotFoundError("not generated yet")
+            files = task.files()
+        except (FileNotFoundError, ValueError):
+            out["missing"].append(str(task_id))
+            continue
+        seconds = sum(sf.info(str(f.path)).duration for f in files)
+        out["tasks"][str(task_id)] = {"files": len(files), "hours": seconds / 3600}
+    embedding_specs = {profile.spec(label) for label in profile.embeddings}
+    out["extractions"] = sum(len(embedding_specs | ({_baseline_specs(profile, str(t))["embedding"]}
+                                                   if profile.baseline else set())) for t in profile.tasks)
+    configs = {}  # (task, label, classifier, fusion, fraction) -> repetitions
+    for table_id in profile.tables:
+        table = profile.table(table_id)
+        for task_id in profile.tasks:
+            for label in table["embeddings"]:
+                for classifier in table["classifiers"]:
+                    for fusion in table["fusion"]:
+                        key = (task_id, label, classifier, fusion, table["train_fraction"])
+                        configs[key] = max(configs.get(key, 0), profile.repetitions)
+            if table["baseline"]:
+                key = (task_id, "baseline", "cnn", "late", table["train_fraction"])
+                configs[key] = max(configs.get(key, 0), profile.baseline_repetitions or profile.repetitions)
+    curve = profile.curve()
+    if curve:
+        for task_id in profile.tasks:
+            for fraction in curve["train_fractions"]:
+                for label in curve["embeddings"]:
+                    key = (task_id, label, curve["classifier"], "late", fraction)
+                    configs[key] = max(configs.get(key, 0), curve["repetitions"])
+                if curve["baseline"]:
+                    key = (task_id, "baseline", "cnn", "late", fraction)
+                    reps = min(curve["repetitions"], profile.baseline_repetitions or profile.repetitions)
+                    configs[key] = max(configs.get(key, 0), reps)
+    out["fits"] = sum(configs.values())
+    out["cnn_fits"] = sum(r for k, r in configs.items() if k[1] == "baseline")
+    return out
+
+
+def describe_estimate(estimate: dict) -> str:
+    """The estimate as a few lines for the console."""
+    lines = [f"  {t}: {v['files']} files, {v['hours']:.1f} h of audio" for t, v in estimate["tasks"].items()]
+    if estimate["missing"]:
+        lines.append(f"  (no data yet for {', '.join(estimate['missing'])})")
+    lines.append(f"  {estimate['extractions']} embedding passes (task × embedding, cached after the first build), "
+                 f"{estimate['fits']} classifier fits of which {estimate['cnn_fits']} CNN trainings from scratch. "
+                 "Embedding extraction and CNN training use a GPU when TensorFlow sees one.")
+    return "\n".join(lines)

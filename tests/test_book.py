@@ -165,8 +165,8 @@ def test_named_profiles_load_and_validate():
         for table_id in profile.tables:
             spec = profile.table(table_id)
             assert set(spec["embeddings"]) <= set(profile.embeddings)
-    if (REPO_ROOT / "profiles" / "paper.yaml").exists():
-        assert not load_profile("paper").is_demo
+    paper = load_profile("paper")
+    assert not paper.is_demo and paper.tasks == ["T1", "T2", "T3", "T4", "T5", "T6"]
 
 
 @pytest.mark.parametrize("change,message", [

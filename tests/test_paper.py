@@ -134,3 +134,42 @@ def test_fetch_downloads_verifies_and_unpacks_into_the_data_folder(archive, data
     assert root == data_home / "paper" / "T6"
     assert paper.check_task("T6")["status"] == "present"
     assert sorted(p.name for p in root.iterdir()) == sorted(REFERENCE_CLASSES["T6"])
+
+
+# ------------------------------------------------------------------------------------------------
+# The paper profile: everything missing in one message, and the work ahead
+
+
+def test_book_on_the_paper_profile_lists_everything_missing_before_any_work(data_home, capsys, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "openl3", None)
+    monkeypatch.setitem(__import__("sys").modules, "tensorflow_hub", None)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["book", "--profile", "paper", "--no-html", "--output", str(data_home / "book")])
+    assert stopped.value.code not in (0, None)
+    err = capsys.readouterr().err
+    for task_id in paper.PAPER_TASK_IDS:
+        assert f"data {task_id} (missing)" in err
+    assert "'openl3', which is not installed" in err and "'tensorflow_hub', which is not installed" in err
+    assert "running" not in err and not list((data_home / "book").rglob("*.ipynb"))  # no notebook ran
+
+
+def test_compute_estimate_counts_files_audio_extractions_and_fits(tmp_path, data_home):
+    from evalkit.profiles import validate
+
+    for task_id in ("T3", "T4"):
+        paper.link(task_id, make_copy(tmp_path / task_id, task_id, files_per_group=2, groups=2))
+    profile = validate({
+        "name": "small", "tasks": ["T3", "T4", "T5"], "repetitions": 3, "seed": 0,
+        "embeddings": {"mfcc": "mfcc"}, "classifiers": ["svm", "d128"],
+        "baseline": {"default": {"embedding": "spectrogram(kind=linear)", "classifier": "cnn(epochs=2)"}},
+        "baseline_repetitions": 1,
+        "tables": {"I": {"embeddings": ["mfcc"], "train_fraction": 0.8, "fusion": "late", "baseline": True},
+                   "III": {"embeddings": ["mfcc"], "train_fraction": 0.8, "fusion": ["late", "early"]}},
+    })
+    estimate = paper.compute_estimate(profile)
+    assert estimate["missing"] == ["T5"]
+    assert estimate["tasks"]["T3"]["files"] == 4 * 2 * 2 and estimate["tasks"]["T4"]["files"] == 3 * 2 * 2
+    assert abs(estimate["tasks"]["T3"]["hours"] - 16 * 0.5 / 3600) < 1e-6  # 0.5 s tones
+    assert estimate["extractions"] == 3 * 2  # mfcc + the CNN's spectrogram patches, per task
+    # per task: svm/d128 × late (shared by I and III) + svm/d128 × early, 3 repetitions each; one CNN run
+    assert estimate["fits"] == 3 * (4 * 3 + 1) and estimate["cnn_fits"] == 3
