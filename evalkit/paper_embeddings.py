@@ -194,3 +194,111 @@ class VGGishExtractor(Extractor):
 
 register_extractor("vggish", VGGishExtractor)
 EXTRACTOR_PRESETS["vggish-raw"] = ("vggish", {"postprocess": False})
+
+
+# ------------------------------------------------------------------------------------------------
+# Kumar et al. (2018): the weak-label AudioSet CNN
+
+KUMAR_WEIGHTS = "mx-h64-1024_0d3-1.17.pkl"
+KUMAR_SOURCE = ("the authors' released model (github.com/anuragkr90/weak_feature_extractor, which points to "
+                "www.cs.cmu.edu/~alnu/TLWeak.htm)")
+#: (state-dict layer, input channels, output channels, kernel, max-pool after it) of the network's conv layers.
+_KUMAR_CONVS = [("layer1", 1, 16, 3, False), ("layer2", 16, 16, 3, True), ("layer4", 16, 32, 3, False),
+                ("layer5", 32, 32, 3, True), ("layer7", 32, 64, 3, False), ("layer8", 64, 64, 3, True),
+                ("layer10", 64, 128, 3, False), ("layer11", 128, 128, 3, True), ("layer13", 128, 256, 3, False),
+                ("layer14", 256, 256, 3, True), ("layer16", 256, 512, 3, True), ("layer18", 512, 1024, 2, False)]
+_KUMAR_MODELS: dict = {}
+
+
+def _kumar_network(state: dict):
+    """The network up to its 1024-channel layer (conv + batch norm + ReLU blocks, max pooling after every second
+    block), as a Keras model on log-mel patches (n, 128 frames, 128 bands, 1), with the released weights."""
+    import tensorflow as tf
+
+    L = tf.keras.layers
+    inputs = L.Input((128, 128, 1))
+    x = inputs
+    for name, c_in, c_out, kernel, pool in _KUMAR_CONVS:
+        weight = state[f"{name}.0.weight"]
+        if weight.shape != (c_out, c_in, kernel, kernel):
+            raise ValueError(f"Kumar weights: {name}.0.weight has shape {weight.shape}, expected "
+                             f"{(c_out, c_in, kernel, kernel)}: not the released {KUMAR_WEIGHTS}?")
+        conv = L.Conv2D(c_out, kernel, padding="same" if kernel == 3 else "valid", name=name)
+        x = conv(x)
+        conv.set_weights([np.transpose(weight, (2, 3, 1, 0)), state[f"{name}.0.bias"]])
+        norm = L.BatchNormalization(epsilon=1e-5, name=f"{name}_bn")
+        x = norm(x)
+        norm.set_weights([state[f"{name}.1.{k}"] for k in ("weight", "bias", "running_mean", "running_var")])
+        x = L.ReLU()(x)
+        if pool:
+            x = L.MaxPooling2D(2)(x)
+    outputs = L.GlobalAveragePooling2D()(x)
+    return tf.keras.Model(inputs, outputs, name="kumar_weak_mxh64_1024")
+
+
+class KumarExtractor(Extractor):
+    """Kumar et al. (2018) embeddings: 1024 values (the network's penultimate, 1024-channel layer, averaged)
+    per 1.49 s patch of 128 log-mel frames (44.1 kHz, 1024-point FFT, hop 512), one patch every ``hop`` seconds.
+
+    The network is rebuilt in Keras from the released PyTorch weights, which are read with ``torch.load``
+    (so ``torch`` is needed to read the weight file, not to run the network).
+
+    Parameters
+    ----------
+    hop : float
+        Seconds between patches (1.0: one embedding per second, as in the paper).
+    weights : str or None
+        The released weight file; default ``data/models/kumar/mx-h64-1024_0d3-1.17.pkl``.
+    """
+
+    name = "kumar"
+    sample_rate = 44100
+    window = 128 * 512 / 44100
+    dim = 1024
+
+    def __init__(self, hop: float = 1.0, weights: str | None = None):
+        from pathlib import Path
+
+        from .config import data_dir
+
+        self.hop = float(hop)
+        self.weights = Path(weights) if weights else data_dir() / "models" / "kumar" / KUMAR_WEIGHTS
+        self._torch = require("torch", "Kumar et al.", "torch reads the released PyTorch weights; the CPU wheel is enough")
+        if not self.weights.is_file():
+            raise FileNotFoundError(f"the Kumar et al. embedding needs {KUMAR_WEIGHTS} from {KUMAR_SOURCE}; "
+                                    f"put it at {self.weights} (or pass weights=<path>)")
+
+    def params(self) -> dict:
+        return {"hop": self.hop}
+
+    def model(self):
+        """The Keras network with the released weights, built once per process and weight file."""
+        key = str(self.weights.resolve())
+        if key not in _KUMAR_MODELS:
+            state = self._torch.load(str(self.weights), map_location="cpu")
+            state = {k[len("module."):] if k.startswith("module.") else k: np.asarray(v.numpy(), dtype=np.float32)
+                     for k, v in state.items() if not k.endswith("num_batches_tracked")}
+            _KUMAR_MODELS[key] = _kumar_network(state)
+        return _KUMAR_MODELS[key]
+
+    def patches(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Log-mel patches (n, 128 frames, 128 bands, 1) of a 44.1 kHz signal and their centre times in seconds."""
+        import librosa
+
+        mel = librosa.power_to_db(librosa.feature.melspectrogram(y=audio, sr=self.sample_rate, n_fft=1024,
+                                                                 hop_length=512, n_mels=128)).T
+        if len(mel) < 128:  # as the authors do: zero-pad short inputs to one patch
+            mel = np.concatenate([mel, np.zeros((128 - len(mel), 128), dtype=mel.dtype)])
+        step = max(1, int(round(self.hop * self.sample_rate / 512)))
+        starts = np.arange(0, len(mel) - 128 + 1, step)
+        patches = np.stack([mel[s:s + 128] for s in starts])[..., None].astype(np.float32)
+        return patches, (starts + 64) * 512 / self.sample_rate
+
+    def _extract_one(self, audio):
+        patches, times = self.patches(audio)
+        embeddings = np.concatenate([self.model()(patches[i:i + 32], training=False).numpy()
+                                     for i in range(0, len(patches), 32)])
+        return embeddings.astype(np.float32), times
+
+
+register_extractor("kumar", KumarExtractor)

@@ -143,13 +143,15 @@ def test_fetch_downloads_verifies_and_unpacks_into_the_data_folder(archive, data
 def test_book_on_the_paper_profile_lists_everything_missing_before_any_work(data_home, capsys, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "openl3", None)
     monkeypatch.setitem(__import__("sys").modules, "tensorflow_hub", None)
+    monkeypatch.setitem(__import__("sys").modules, "torch", None)
     with pytest.raises(SystemExit) as stopped:
         cli.main(["book", "--profile", "paper", "--no-html", "--output", str(data_home / "book")])
     assert stopped.value.code not in (0, None)
     err = capsys.readouterr().err
     for task_id in paper.PAPER_TASK_IDS:
         assert f"data {task_id} (missing)" in err
-    assert "'openl3', which is not installed" in err and "'tensorflow_hub', which is not installed" in err
+    for package in ("openl3", "tensorflow_hub", "torch"):
+        assert f"'{package}', which is not installed" in err
     assert "running" not in err and not list((data_home / "book").rglob("*.ipynb"))  # no notebook ran
 
 

@@ -109,3 +109,62 @@ def test_vggish_postprocess_whitens_with_the_eigenvectors():
     x, vectors, means = rng.standard_normal((4, 128)), rng.standard_normal((128, 128)) * 0.1, rng.standard_normal(128)
     expected = np.round((np.clip((x - means) @ vectors.T, -2, 2) + 2) * 63.75)
     assert np.array_equal(paper_embeddings.vggish_postprocess(x, vectors, means[:, None]), expected)
+
+
+def fake_kumar_state(rng, prefix="module."):
+    """A state dict shaped like the released weak_mxh64_1024 weights (random values, fake tensors)."""
+    tensor = lambda a: types.SimpleNamespace(numpy=lambda: a)  # noqa: E731 - what torch.load returns, minimally
+    state = {}
+    for name, c_in, c_out, k, _ in paper_embeddings._KUMAR_CONVS:
+        state[f"{prefix}{name}.0.weight"] = tensor(rng.standard_normal((c_out, c_in, k, k)) * np.sqrt(2 / (c_in * k * k)))
+        state[f"{prefix}{name}.0.bias"] = tensor(np.zeros(c_out))
+        for key, value in (("weight", np.ones(c_out)), ("bias", np.zeros(c_out)), ("running_mean", np.zeros(c_out)),
+                           ("running_var", np.ones(c_out)), ("num_batches_tracked", np.array(0))):
+            state[f"{prefix}{name}.1.{key}"] = tensor(value)
+    return state
+
+
+@pytest.fixture
+def fake_torch(monkeypatch, tmp_path):
+    loads = []
+    state = fake_kumar_state(np.random.default_rng(0))
+
+    def load(path, map_location):
+        loads.append((path, map_location))
+        return state
+
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(load=load))
+    monkeypatch.setattr(paper_embeddings, "_KUMAR_MODELS", {})
+    weights = tmp_path / paper_embeddings.KUMAR_WEIGHTS
+    weights.write_bytes(b"released weights stand-in")
+    return weights, loads, state
+
+
+def test_kumar_network_plumbing_and_output_contract(fake_torch):
+    weights, loads, _ = fake_torch
+    extractor = ek.get_extractor(f"kumar(weights={weights})")
+    t = np.arange(4 * 44100) / 44100
+    audio = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    embeddings, times = extractor.extract(audio)
+    # 4 s -> 345 mel frames of 512 samples; 128-frame patches every 86 frames start at 0, 86 and 172
+    assert embeddings.shape == (3, 1024) and embeddings.dtype == np.float32
+    assert np.allclose(times, (np.array([0, 86, 172]) + 64) * 512 / 44100)
+    assert np.all(embeddings >= 0) and embeddings.std() > 0  # averaged ReLU outputs of a working network
+    extractor.extract(audio[:44100])  # shorter than a patch: zero-padded to one
+    assert len(loads) == 1 and loads[0][1] == "cpu"  # the weights are read once per process
+
+
+def test_kumar_rejects_weights_of_another_network(fake_torch):
+    weights, _, state = fake_torch
+    state["module.layer18.0.weight"] = types.SimpleNamespace(numpy=lambda: np.zeros((1024, 512, 3, 3)))
+    with pytest.raises(ValueError, match=r"layer18.0.weight has shape \(1024, 512, 3, 3\)"):
+        ek.get_extractor(f"kumar(weights={weights})").model()
+
+
+def test_kumar_without_torch_or_weights_says_what_to_get(monkeypatch, tmp_path, fake_torch):
+    with pytest.raises(FileNotFoundError, match="mx-h64-1024_0d3-1.17.pkl") as error:
+        ek.get_extractor(f"kumar(weights={tmp_path / 'nowhere.pkl'})")
+    assert "anuragkr90/weak_feature_extractor" in str(error.value)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(ImportError, match="requirements-paper.txt"):
+        ek.get_extractor("kumar")
