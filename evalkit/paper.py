@@ -371,6 +371,13 @@ def compute_estimate(profile) -> dict:
                     key = (task_id, "baseline", "cnn", "late", fraction)
                     reps = min(curve["repetitions"], profile.baseline_repetitions or profile.repetitions)
                     configs[key] = max(configs.get(key, 0), reps)
+    if not profile.is_demo:  # worth importing TensorFlow for: a long run should know whether it has a GPU
+        try:
+            import tensorflow as tf
+
+            out["gpus"] = len(tf.config.list_physical_devices("GPU"))
+        except ImportError:
+            pass
     out["fits"] = sum(configs.values())
     out["cnn_fits"] = sum(r for k, r in configs.items() if k[1] == "baseline")
     return out
@@ -383,5 +390,6 @@ def describe_estimate(estimate: dict) -> str:
         lines.append(f"  (no data yet for {', '.join(estimate['missing'])})")
     lines.append(f"  {estimate['extractions']} embedding passes (task × embedding, cached after the first build), "
                  f"{estimate['fits']} classifier fits of which {estimate['cnn_fits']} CNN trainings from scratch. "
-                 "Embedding extraction and CNN training use a GPU when TensorFlow sees one.")
+                 "Embedding extraction and CNN training use a GPU when TensorFlow sees one"
+                 + (f" (it sees {estimate['gpus']})." if "gpus" in estimate else "."))
     return "\n".join(lines)

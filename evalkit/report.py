@@ -726,7 +726,18 @@ def stand_in_html(profile) -> str:
             "profile</b>, the tasks D1–D6 are synthetic stand-ins for the paper's T1–T6 (same classes), and the "
             "pre-trained <b>musicnn</b> models stand in for OpenL3, VGGish and Kumar et al.'s network. The paper's "
             "numbers appear beside the demo's for orientation only: they were measured on different data with "
-            "different embeddings.</p></div>")
+            f"different embeddings.{_short_baseline_note(profile)}</p></div>")
+
+
+def _short_baseline_note(profile) -> str:
+    """A warning when the profile trains its CNN baselines for few epochs (to keep the build short)."""
+    from .classifiers import get_classifier
+
+    epochs = [get_classifier(entry["classifier"]).epochs for entry in (profile.baseline or {}).values()]
+    if not epochs or max(epochs) > 20:
+        return ""
+    return (f" To keep the build short, its CNN baselines train for at most {max(epochs)} epochs (see the "
+            "<a href='baseline_models.html'>baseline page</a>), so comparisons with them favour the embeddings.")
 
 
 def task_title(profile, task) -> str:

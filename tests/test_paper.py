@@ -175,3 +175,7 @@ def test_compute_estimate_counts_files_audio_extractions_and_fits(tmp_path, data
     assert estimate["extractions"] == 3 * 2  # mfcc + the CNN's spectrogram patches, per task
     # per task: svm/d128 × late (shared by I and III) + svm/d128 × early, 3 repetitions each; one CNN run
     assert estimate["fits"] == 3 * (4 * 3 + 1) and estimate["cnn_fits"] == 3
+    import tensorflow as tf
+
+    gpus = len(tf.config.list_physical_devices("GPU"))
+    assert estimate["gpus"] == gpus and f"(it sees {gpus})" in paper.describe_estimate(estimate)
