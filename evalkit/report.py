@@ -1018,3 +1018,29 @@ def provenance_html(profile, results: pd.DataFrame | None = None) -> str:
     return ("<details class='evalkit-provenance' style='border:1px solid #ccc;border-radius:4px;padding:0.4em 0.8em;"
             f"font-size:85%;background:#f8f8f8;margin-bottom:1em'><summary>{summary}</summary>{note}"
             "<table style='border:none;margin:0.4em 0 0 0'>" + "".join(rows) + "</table></details>")
+
+
+def vggish_postprocessing_note(profile, results: pd.DataFrame, tasks=("T4", "T5", "T6")) -> str:
+    """A paragraph on whether VGGish's PCA post-processing explains its chance-level results on ``tasks``
+    (the paper's VGGish rows sit at chance on T4–T6), from a table's runs with and without post-processing.
+    Empty when the profile does not run both variants on those tasks."""
+    from .config import parse_spec
+
+    variants = {}
+    for label in profile.embeddings:
+        name, params = parse_spec(profile.spec(label))
+        if name == "vggish":
+            variants[bool(params.get("postprocess", True))] = label
+    if results.empty or len(variants) < 2:
+        return ""
+    runs = results[results["task"].isin(tasks) & (results["classifier"] == "svm")]
+    mean = {post: runs[runs["label"] == label]["accuracy"].mean() for post, label in variants.items()}
+    if runs.empty or any(np.isnan(v) for v in mean.values()):
+        return ""
+    chance = float(np.mean([100 / len(profile.task(t).classes) for t in runs["task"].unique()]))
+    explains = mean[True] < chance + 5 and mean[False] > chance + 10
+    verdict = ("so the post-processing explains the chance-level results" if explains else
+               "so the post-processing does not explain chance-level results here")
+    return (f"**VGGish post-processing.** On {', '.join(sorted(runs['task'].unique()))} with a linear SVM, VGGish "
+            f"with the released PCA post-processing (`{variants[True]}`) reaches {mean[True]:.1f} % and without it "
+            f"(`{variants[False]}`) {mean[False]:.1f} %, against {chance:.1f} % by chance: {verdict}.")

@@ -179,3 +179,26 @@ def test_compute_estimate_counts_files_audio_extractions_and_fits(tmp_path, data
 
     gpus = len(tf.config.list_physical_devices("GPU"))
     assert estimate["gpus"] == gpus and f"(it sees {gpus})" in paper.describe_estimate(estimate)
+
+
+def test_the_book_says_whether_vggish_post_processing_explains_chance_results(tmp_path, data_home):
+    import pandas as pd
+
+    from evalkit.profiles import validate
+    from evalkit.report import vggish_postprocessing_note
+
+    for task_id in ("T4", "T5"):
+        paper.link(task_id, make_copy(tmp_path / task_id, task_id))
+    profile = validate({"name": "v", "tasks": ["T4", "T5"], "repetitions": 2, "seed": 0, "classifiers": ["svm"],
+                        "embeddings": {"vggish": "vggish(postprocess=true)", "vggish-raw": "vggish(postprocess=false)"},
+                        "tables": {"I": {"embeddings": ["vggish", "vggish-raw"], "train_fraction": 0.8}}})
+
+    def runs(post, raw):
+        return pd.DataFrame([{"label": label, "classifier": "svm", "task": task, "accuracy": value}
+                             for task in ("T4", "T5") for label, value in (("vggish", post), ("vggish-raw", raw))])
+
+    note = vggish_postprocessing_note(profile, runs(post=33.3, raw=80.0))
+    assert "reaches 33.3 %" in note and "80.0 %" in note and "33.3 % by chance" in note
+    assert "explains the chance-level results" in note
+    assert "does not explain" in vggish_postprocessing_note(profile, runs(post=34.0, raw=35.0))
+    assert vggish_postprocessing_note(profile, runs(post=34.0, raw=35.0)[lambda r: r["label"] == "x"]) == ""
