@@ -217,7 +217,11 @@ def download(url: str, target, *, sha256: str | None = None, md5: str | None = N
 
 
 def fetch(task_id: str, *, progress: bool = True) -> Path:
-    """Download (resumably, verified) and unpack a task's archives into ``data/paper/<id>``; return that folder."""
+    """Download (resumably, verified) and unpack a task's archives into ``data/paper/<id>``; return that folder.
+
+    The unpacked tree must fit the manifest (one folder per class) before it replaces anything. An archive
+    organised by split rather than by class is rearranged as the manifest's ``class_folders`` says.
+    """
     manifest = load_manifest(task_id)
     if not manifest["archives"]:
         raise FileNotFoundError(f"{manifest['id']} has no download this project can fetch by itself. "
@@ -226,22 +230,65 @@ def fetch(task_id: str, *, progress: bool = True) -> Path:
     downloads = data_dir() / "paper" / "_downloads"
     root.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root.parent) as tmp:  # same file system: the final move is a rename
-        staging = Path(tmp)
+        unpacked = Path(tmp) / "unpacked"
         for archive in manifest["archives"]:
             name = archive.get("filename") or Path(urllib.parse.urlparse(archive["url"]).path).name
             path = downloads / name
             if not path.exists():
-                download(archive["url"], path, sha256=archive.get("sha256"), md5=archive.get("md5"), progress=progress)
+                try:
+                    download(archive["url"], path, sha256=archive.get("sha256"), md5=archive.get("md5"),
+                             progress=progress)
+                except ValueError as error:
+                    where = archive.get("checksum_source")
+                    raise ValueError(f"{manifest['id']}: {error}" + (f" (the manifest's checksum comes from {where}; "
+                                     "if the data set's page lists another, download the archive by hand and use "
+                                     f"`evalkit data link {manifest['id']} PATH`)" if where else "")) from None
             try:
-                shutil.unpack_archive(str(path), str(staging))
+                shutil.unpack_archive(str(path), str(unpacked))
             except (shutil.ReadError, ValueError, OSError) as error:
                 raise ValueError(f"{manifest['id']}: cannot unpack {path}: {error}") from None
-        source = staging / archive.get("subfolder", "") if len(manifest["archives"]) == 1 else staging
+        if manifest.get("class_folders"):
+            source = arrange_class_folders(manifest, unpacked, Path(tmp) / "arranged")
+        else:
+            subfolder = manifest["archives"][0].get("subfolder", "") if len(manifest["archives"]) == 1 else ""
+            source = unpacked / subfolder
         _build(manifest, source)  # the unpacked tree must fit the manifest before it replaces anything
         if root.exists():
             shutil.rmtree(root)
         shutil.move(str(source), str(root))
     return root
+
+
+def arrange_class_folders(manifest: dict, unpacked: Path, target: Path) -> Path:
+    """Move the class folders of an archive organised by split into ``target/<class>/<split>/``.
+
+    ``manifest["class_folders"]`` lists paths inside the archive with a ``{class}`` placeholder, e.g.
+    ``["train_cut/{class}", "test_cut/{class}"]``; each becomes a sub-folder (named by its first path part) of its
+    class folder, so the files of every split count for the class. An archive whose content sits in one top-level
+    folder is looked into. A path that is missing for a class is reported with what the archive does hold.
+    """
+    base = unpacked
+    if not (base / _split_folder(manifest["class_folders"][0])).exists():
+        entries = [p for p in base.iterdir() if not p.name.startswith(".")]
+        if len(entries) == 1 and entries[0].is_dir():  # e.g. IDMT-ISA-ELECTRIC-ENGINE/train_cut/...
+            base = entries[0]
+    for label in manifest["classes"]:
+        for pattern in manifest["class_folders"]:
+            source = base / pattern.format(**{"class": label})
+            if not source.is_dir():
+                found = ", ".join(sorted(p.name for p in base.iterdir())) if base.is_dir() else "nothing"
+                raise ValueError(f"{manifest['id']}: the archive has no folder {pattern.format(**{'class': label})} "
+                                 f"(its top level holds: {found}); expected layout: {manifest['layout']}")
+            destination = target / label / _split_folder(pattern)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(source), str(destination))
+    return target
+
+
+def _split_folder(pattern: str) -> str:
+    """The split a class folder pattern names (``"train_cut/{class}"`` → ``"train_cut"``; ``"{class}"`` → ``""``)."""
+    first = Path(pattern).parts[0]
+    return "" if "{class}" in first else first
 
 
 # ------------------------------------------------------------------------------------------------

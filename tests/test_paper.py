@@ -46,6 +46,18 @@ def test_manifests_parse_and_name_the_published_classes(task_id):
     assert task_id in (REPO_ROOT / "data" / "reference" / "paper_tables.csv").read_text().splitlines()[0]
 
 
+@pytest.mark.parametrize("task_id,stem,group", [
+    ("T1", "if_0112", "if_0112"), ("T1", "if_0112_3", "if_0112"), ("T1", "0020_ninst04", "0020"), ("T1", "rec07_3", "rec07"),
+    ("T3", "01245_SP", "01245"), ("T3", "01245_SP_2", "01245"), ("T3", "rec07_3", "rec07"),
+    ("T4", "pure_12", "pure"), ("T4", "talking_1_3", "talking_1"), ("T4", "atmo_low_5", "atmo_low"),
+    ("T4", "stresstest_7", "stresstest"), ("T5", "rec07_3", "rec07"), ("T6", "rec07_3", "rec07"),
+])
+def test_group_rules_give_the_groups_their_manifests_document(task_id, stem, group):
+    manifest = paper.load_manifest(task_id)
+    assert re.search(manifest["group_pattern"], stem).group(1) == group
+    assert f"{stem}.wav -> {group}" in " ".join(manifest["group_rule"].split())  # the example is documented
+
+
 def test_label_and_group_rules_on_a_tree_in_the_manifest_layout(tmp_path, data_home):
     root = make_copy(tmp_path / "T4copy", "T4", files_per_group=3, groups=2)
     task = paper.paper_task("T4", root=root)
@@ -134,6 +146,56 @@ def test_fetch_downloads_verifies_and_unpacks_into_the_data_folder(archive, data
     assert root == data_home / "paper" / "T6"
     assert paper.check_task("T6")["status"] == "present"
     assert sorted(p.name for p in root.iterdir()) == sorted(REFERENCE_CLASSES["T6"])
+
+
+def engine_archive(tmp_path, splits=("train_cut", "test_cut")) -> tuple[Path, str]:
+    """A zip laid out as IDMT-ISA-ELECTRIC-ENGINE.zip: IDMT-ISA-ELECTRIC-ENGINE/<split>/<class>/<recording>_<k>.wav."""
+    top = tmp_path / "zip" / "IDMT-ISA-ELECTRIC-ENGINE"
+    for split, recordings in zip(splits, (("pure",), ("talking_1", "atmo_low"))):
+        tones = make_copy(tmp_path / "tones" / split, "T4", files_per_group=2, groups=len(recordings))
+        for wav in tones.rglob("rec*_*.wav"):
+            g, k = wav.stem[len("rec"):].split("_")
+            target = top / split / wav.parent.name / f"{recordings[int(g)]}_{k}.wav"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            wav.rename(target)
+    path = Path(shutil.make_archive(str(tmp_path / "engine"), "zip", root_dir=top.parent, base_dir=top.name))
+    return path, hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_fetch_rearranges_an_archive_organised_by_split_into_class_folders(tmp_path, data_home, monkeypatch):
+    path, md5 = engine_archive(tmp_path)
+    manifest = paper.load_manifest("T4")
+    assert manifest["class_folders"] == ["train_cut/{class}", "test_cut/{class}"]  # the released zip's layout
+    manifest["archives"] = [{**manifest["archives"][0], "url": path.as_uri(), "md5": md5}]
+    monkeypatch.setattr(paper, "load_manifest", lambda task_id: manifest)
+    root = paper.fetch("T4", progress=False)
+    files = paper.paper_task("T4").files()
+    assert sorted(p.name for p in root.iterdir()) == REFERENCE_CLASSES["T4"]
+    assert {f.path.relative_to(root).parts[:2] for f in files} == {
+        (c, s) for c in REFERENCE_CLASSES["T4"] for s in ("train_cut", "test_cut")}
+    # every long recording is one group: clips of it never fall on both sides of a split
+    assert {f.group.split("/")[1] for f in files} == {"pure", "talking_1", "atmo_low"}
+    assert len(files) == 3 * 3 * 2
+
+
+def test_fetch_of_an_archive_without_a_split_names_the_missing_folder(tmp_path, data_home, monkeypatch):
+    path, md5 = engine_archive(tmp_path, splits=("train_cut",))
+    manifest = paper.load_manifest("T4")
+    manifest["archives"] = [{**manifest["archives"][0], "url": path.as_uri(), "md5": md5}]
+    monkeypatch.setattr(paper, "load_manifest", lambda task_id: manifest)
+    with pytest.raises(ValueError, match=r"no folder test_cut/engine1_good \(its top level holds: train_cut\)"):
+        paper.fetch("T4", progress=False)
+    assert not (data_home / "paper" / "T4").exists()  # nothing half-unpacked is left as the task's data
+
+
+def test_a_checksum_mismatch_says_where_the_manifest_checksum_came_from(tmp_path, data_home, monkeypatch):
+    path, _ = engine_archive(tmp_path)
+    manifest = paper.load_manifest("T4")
+    manifest["archives"] = [{**manifest["archives"][0], "url": path.as_uri()}]  # the manifest's md5: another file
+    monkeypatch.setattr(paper, "load_manifest", lambda task_id: manifest)
+    with pytest.raises(ValueError, match="md5 checksum mismatch") as error:
+        paper.fetch("T4", progress=False)
+    assert "third-party download code" in str(error.value) and "evalkit data link T4" in str(error.value)
 
 
 # ------------------------------------------------------------------------------------------------
