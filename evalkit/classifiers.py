@@ -36,15 +36,19 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
     C : float
         Inverse regularisation strength.
     max_iter : int
+    scale : bool
+        Standardise every feature with the training data's mean and standard deviation first (default). False
+        feeds the values as they are, as a plain ``LinearSVC`` does: ``svm(scale=false)`` tests whether feature
+        scaling explains a result (e.g. VGGish's post-processed values of 0 … 255).
     random_state : int or None
     """
 
-    def __init__(self, C: float = 1.0, max_iter: int = 5000, random_state=None):
-        self.C, self.max_iter, self.random_state = C, max_iter, random_state
+    def __init__(self, C: float = 1.0, max_iter: int = 5000, scale: bool = True, random_state=None):
+        self.C, self.max_iter, self.scale, self.random_state = C, max_iter, scale, random_state
 
     def fit(self, X, y, groups=None):
-        self.pipeline_ = make_pipeline(StandardScaler(), LinearSVC(C=self.C, dual="auto", max_iter=self.max_iter,
-                                                                   random_state=self.random_state))
+        svm = LinearSVC(C=self.C, dual="auto", max_iter=self.max_iter, random_state=self.random_state)
+        self.pipeline_ = make_pipeline(StandardScaler(), svm) if self.scale else make_pipeline(svm)
         self.pipeline_.fit(np.asarray(X, dtype=np.float32), np.asarray(y))
         self.classes_ = self.pipeline_.classes_
         return self

@@ -418,6 +418,11 @@ def compute_estimate(profile) -> dict:
                     key = (task_id, "baseline", "cnn", "late", fraction)
                     reps = min(curve["repetitions"], profile.baseline_repetitions or profile.repetitions)
                     configs[key] = max(configs.get(key, 0), reps)
+    from .report import vggish_chance_configurations
+
+    for task_id, label, classifier, _, _ in vggish_chance_configurations(profile):
+        key = (task_id, label, classifier, "late", 0.8)
+        configs[key] = max(configs.get(key, 0), profile.repetitions)
     if not profile.is_demo:  # worth importing TensorFlow for: a long run should know whether it has a GPU
         try:
             import tensorflow as tf

@@ -1020,27 +1020,74 @@ def provenance_html(profile, results: pd.DataFrame | None = None) -> str:
             "<table style='border:none;margin:0.4em 0 0 0'>" + "".join(rows) + "</table></details>")
 
 
-def vggish_postprocessing_note(profile, results: pd.DataFrame, tasks=("T4", "T5", "T6")) -> str:
-    """A paragraph on whether VGGish's PCA post-processing explains its chance-level results on ``tasks``
-    (the paper's VGGish rows sit at chance on T4–T6), from a table's runs with and without post-processing.
-    Empty when the profile does not run both variants on those tasks."""
-    from .config import parse_spec
+#: The paper's VGGish rows sit at chance on these tasks (Table I: 33.3 %, 33.3–36.3 % and 20.0 %).
+VGGISH_CHANCE_TASKS = ("T4", "T5", "T6")
+#: Points above chance that still count as "at chance" for :func:`vggish_chance_html`.
+CHANCE_MARGIN = 5.0
+_VGGISH_VARIANTS = {(True, True): "post-processed, standardised", (True, False): "post-processed, unscaled",
+                    (False, True): "raw, standardised", (False, False): "raw, unscaled"}
 
+
+def vggish_chance_runs(profile, tasks=VGGISH_CHANCE_TASKS, train_fraction: float = 0.8) -> pd.DataFrame:
+    """Linear-SVM runs that test what puts VGGish at chance: VGGish with and without its PCA post-processing, each
+    with and without feature standardisation (``svm`` / ``svm(scale=false)``), on the profile's tasks among
+    ``tasks``. Columns of :meth:`Profile.run` plus ``postprocess`` and ``scaled``; empty unless the profile has both
+    VGGish variants and one of the tasks."""
+    configs = vggish_chance_configurations(profile, tasks)
+    if not configs:
+        return pd.DataFrame()
+    return pd.concat([profile.run(task, label, classifier, train_fraction=train_fraction).assign(
+        postprocess=post, scaled=scaled) for task, label, classifier, post, scaled in configs], ignore_index=True)
+
+
+def vggish_chance_configurations(profile, tasks=VGGISH_CHANCE_TASKS) -> list[tuple]:
+    """``(task, label, classifier, postprocess, scaled)`` of every run of :func:`vggish_chance_runs`; empty unless
+    the profile has VGGish with and without post-processing and one of ``tasks``."""
     variants = {}
     for label in profile.embeddings:
         name, params = parse_spec(profile.spec(label))
         if name == "vggish":
-            variants[bool(params.get("postprocess", True))] = label
-    if results.empty or len(variants) < 2:
+            variants.setdefault(bool(params.get("postprocess", True)), label)
+    task_ids = [t for t in profile.tasks if str(t).upper() in tasks]
+    if len(variants) < 2:
+        return []
+    return [(task, label, classifier, post, scaled) for task in task_ids
+            for post, label in sorted(variants.items(), reverse=True)
+            for classifier, scaled in (("svm", True), ("svm(scale=false)", False))]
+
+
+def vggish_chance_html(profile, runs: pd.DataFrame) -> str:
+    """The answer to "does post-processing or feature scaling explain VGGish's chance-level results?": the mean
+    accuracy over :func:`vggish_chance_runs`' tasks of the four variants against chance, and a verdict. Empty
+    without runs."""
+    if runs is None or runs.empty:
         return ""
-    runs = results[results["task"].isin(tasks) & (results["classifier"] == "svm")]
-    mean = {post: runs[runs["label"] == label]["accuracy"].mean() for post, label in variants.items()}
-    if runs.empty or any(np.isnan(v) for v in mean.values()):
-        return ""
-    chance = float(np.mean([100 / len(profile.task(t).classes) for t in runs["task"].unique()]))
-    explains = mean[True] < chance + 5 and mean[False] > chance + 10
-    verdict = ("so the post-processing explains the chance-level results" if explains else
-               "so the post-processing does not explain chance-level results here")
-    return (f"**VGGish post-processing.** On {', '.join(sorted(runs['task'].unique()))} with a linear SVM, VGGish "
-            f"with the released PCA post-processing (`{variants[True]}`) reaches {mean[True]:.1f} % and without it "
-            f"(`{variants[False]}`) {mean[False]:.1f} %, against {chance:.1f} % by chance: {verdict}.")
+    tasks = list(dict.fromkeys(runs["task"]))
+    chance = float(np.mean([100 / len(profile.task(t).classes) for t in tasks]))
+    means = runs.groupby(["postprocess", "scaled"])["accuracy"].mean()
+    at_chance = {key for key, value in means.items() if value < chance + CHANCE_MARGIN}
+    named = lambda keys: ", ".join(_VGGISH_VARIANTS[k] for k in _VGGISH_VARIANTS if k in keys)  # noqa: E731
+    if not at_chance:
+        verdict = ("No variant sits at chance, so neither post-processing nor feature scaling explains the published "
+                   "chance-level results on this data.")
+    elif at_chance == set(means.index):
+        verdict = ("All variants sit at chance: neither post-processing nor feature scaling explains it; the VGGish "
+                   "embeddings do not separate these classes here.")
+    elif at_chance == {(True, True), (True, False)}:
+        verdict = "The post-processing explains the chance-level results: only post-processed values sit at chance."
+    elif at_chance == {(True, False), (False, False)}:
+        verdict = "Missing feature scaling explains the chance-level results: only unscaled values sit at chance."
+    elif at_chance == {(True, False)}:
+        verdict = ("Post-processing and missing feature scaling together explain the chance-level results: only "
+                   "post-processed, unscaled values sit at chance.")
+    else:
+        verdict = f"At chance: {named(at_chance)}; above chance: {named(set(means.index) - at_chance)}."
+    rows = "".join(
+        f"<tr><td style='text-align:left'>{'post-processed (PCA, 8 bit)' if post else 'raw network output'}</td>"
+        + "".join(f"<td>{_fmt(means.get((post, scaled)))}</td>" for scaled in (True, False)) + "</tr>"
+        for post in (True, False))
+    return (f"<p><b>VGGish at chance: post-processing or feature scaling?</b> The paper's VGGish rows sit at chance on "
+            f"T4–T6. Linear SVM, 80 % training data, mean balanced accuracy over {', '.join(map(str, tasks))} "
+            f"(chance: {chance:.1f} %):</p><table class='evalkit-table' style='border-collapse:collapse;font-size:90%'>"
+            "<thead><tr><th style='text-align:left'>VGGish values</th><th>standardised features</th>"
+            f"<th>unscaled features</th></tr></thead><tbody>{rows}</tbody></table><p>{html.escape(verdict)}</p>")

@@ -22,6 +22,19 @@ def test_linear_svm_learns_and_scores_every_class():
     assert class_scores(LinearSVM().fit(X2, y2), X2).shape == (len(X2), 2)  # binary: two columns too
 
 
+def test_linear_svm_without_scaling_fails_where_feature_scales_hide_the_signal():
+    """The informative feature varies by 0.001, a useless one by 1000: only standardisation finds the signal
+    (what `svm(scale=false)` lets a user check, e.g. for VGGish's post-processed 0 … 255 values)."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    X = np.column_stack([y * 1e-3 + 1e-4 * rng.standard_normal(300), 1000 * rng.standard_normal(300)])
+    labels = np.array(["a", "b"])[y]
+    scaled = get_classifier("svm", random_state=0).fit(X[::2], labels[::2])
+    raw = get_classifier("svm(scale=false)", random_state=0).fit(X[::2], labels[::2])
+    assert (scaled.predict(X[1::2]) == labels[1::2]).mean() > 0.95
+    assert (raw.predict(X[1::2]) == labels[1::2]).mean() < 0.7
+
+
 @pytest.mark.parametrize("units", [128, 512])
 def test_dense_classifier_learns_is_seeded_and_stops_early(units):
     X, y = blobs(n=300, spread=1.5)

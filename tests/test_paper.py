@@ -243,24 +243,55 @@ def test_compute_estimate_counts_files_audio_extractions_and_fits(tmp_path, data
     assert estimate["gpus"] == gpus and f"(it sees {gpus})" in paper.describe_estimate(estimate)
 
 
-def test_the_book_says_whether_vggish_post_processing_explains_chance_results(tmp_path, data_home):
-    import pandas as pd
-
+@pytest.fixture
+def vggish_profile(tmp_path, data_home):
     from evalkit.profiles import validate
-    from evalkit.report import vggish_postprocessing_note
 
     for task_id in ("T4", "T5"):
         paper.link(task_id, make_copy(tmp_path / task_id, task_id))
-    profile = validate({"name": "v", "tasks": ["T4", "T5"], "repetitions": 2, "seed": 0, "classifiers": ["svm"],
-                        "embeddings": {"vggish": "vggish(postprocess=true)", "vggish-raw": "vggish(postprocess=false)"},
-                        "tables": {"I": {"embeddings": ["vggish", "vggish-raw"], "train_fraction": 0.8}}})
+    return validate({"name": "v", "tasks": ["T4", "T5"], "repetitions": 2, "seed": 0, "classifiers": ["svm"],
+                     "embeddings": {"vggish": "vggish(postprocess=true)", "vggish-raw": "vggish(postprocess=false)"},
+                     "tables": {"I": {"embeddings": ["vggish", "vggish-raw"], "train_fraction": 0.8}}})
 
-    def runs(post, raw):
-        return pd.DataFrame([{"label": label, "classifier": "svm", "task": task, "accuracy": value}
-                             for task in ("T4", "T5") for label, value in (("vggish", post), ("vggish-raw", raw))])
 
-    note = vggish_postprocessing_note(profile, runs(post=33.3, raw=80.0))
-    assert "reaches 33.3 %" in note and "80.0 %" in note and "33.3 % by chance" in note
-    assert "explains the chance-level results" in note
-    assert "does not explain" in vggish_postprocessing_note(profile, runs(post=34.0, raw=35.0))
-    assert vggish_postprocessing_note(profile, runs(post=34.0, raw=35.0)[lambda r: r["label"] == "x"]) == ""
+def test_vggish_chance_runs_cross_post_processing_with_feature_scaling(vggish_profile, monkeypatch):
+    import pandas as pd
+
+    from evalkit.profiles import Profile
+    from evalkit.report import vggish_chance_runs
+
+    calls = []
+
+    def run(self, task, label, classifier, train_fraction):
+        calls.append((task, label, classifier, train_fraction))
+        return pd.DataFrame({"task": [task], "label": [label], "accuracy": [50.0]})
+
+    monkeypatch.setattr(Profile, "run", run)
+    runs = vggish_chance_runs(vggish_profile)
+    assert calls == [(t, label, clf, 0.8) for t in ("T4", "T5") for label in ("vggish", "vggish-raw")
+                     for clf in ("svm", "svm(scale=false)")]
+    assert list(runs["postprocess"]) == [True, True, False, False] * 2
+    assert list(runs["scaled"]) == [True, False] * 4
+    assert vggish_chance_runs(vggish_profile, tasks=("T6",)).empty  # none of the profile's tasks
+
+
+@pytest.mark.parametrize("accuracy,verdict", [
+    ({(True, True): 33.3, (True, False): 34.0, (False, True): 80.0, (False, False): 78.0}, "The post-processing explains"),
+    ({(True, True): 80.0, (True, False): 34.0, (False, True): 80.0, (False, False): 33.0}, "Missing feature scaling explains"),
+    ({(True, True): 80.0, (True, False): 34.0, (False, True): 80.0, (False, False): 70.0}, "together explain"),
+    ({(True, True): 34.0, (True, False): 34.0, (False, True): 35.0, (False, False): 33.0}, "All variants sit at chance"),
+    ({(True, True): 70.0, (True, False): 75.0, (False, True): 80.0, (False, False): 78.0}, "No variant sits at chance"),
+    ({(True, True): 70.0, (True, False): 75.0, (False, True): 34.0, (False, False): 78.0},
+     "At chance: raw, standardised; above chance: post-processed, standardised"),
+])
+def test_the_book_says_whether_post_processing_or_scaling_explains_vggish_at_chance(vggish_profile, accuracy, verdict):
+    import pandas as pd
+
+    from evalkit.report import vggish_chance_html
+
+    runs = pd.DataFrame([{"task": task, "postprocess": post, "scaled": scaled, "accuracy": value}
+                         for task in ("T4", "T5") for (post, scaled), value in accuracy.items()])
+    text = vggish_chance_html(vggish_profile, runs)
+    assert verdict in text and "chance: 33.3 %" in text  # T4 and T5 have three classes each
+    assert f"<td>{accuracy[(True, True)]:.1f}</td><td>{accuracy[(True, False)]:.1f}</td>" in text
+    assert vggish_chance_html(vggish_profile, pd.DataFrame()) == ""
