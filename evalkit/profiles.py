@@ -53,9 +53,9 @@ STANDARD_FRACTIONS = [0.05, 0.1, 0.2, 0.4, 0.8]
 
 #: The baseline CNNs when a profile does not say otherwise (T2 / D2 use Han et al.'s architecture).
 DEFAULT_BASELINE = {
-    "default": {"embedding": "spectrogram(kind=linear, patch_hop=1.0)", "classifier": "cnn(epochs=20)"},
-    "D2": {"embedding": "spectrogram(kind=mel, patch_hop=1.0)", "classifier": "cnn-han(epochs=20)"},
-    "T2": {"embedding": "spectrogram(kind=mel, patch_hop=1.0)", "classifier": "cnn-han(epochs=20)"},
+    "default": {"embedding": "spectrogram(kind=linear, patch_hop=1.0)", "classifier": "cnn(epochs=30, learning_rate=0.003)"},
+    "D2": {"embedding": "spectrogram(kind=mel, patch_hop=1.0)", "classifier": "cnn-han(epochs=30, learning_rate=0.003)"},
+    "T2": {"embedding": "spectrogram(kind=mel, patch_hop=1.0)", "classifier": "cnn-han(epochs=30, learning_rate=0.003)"},
 }
 
 _TOP_KEYS = {"name", "description", "tasks", "task_params", "repetitions", "seed", "embeddings", "classifiers",
