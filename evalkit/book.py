@@ -186,6 +186,12 @@ class _Progress:
             self._poll()
 
 
+#: ipykernel sometimes logs "Task was destroyed but it is pending!" for its own control task when papermill shuts
+#: it down; harmless, but it reads like a failure in the build's output. Errors of the notebook's cells are
+#: reported by papermill, not through this logger.
+_QUIET_ASYNCIO = "--IPKernelApp.exec_lines=import logging; logging.getLogger('asyncio').setLevel(logging.CRITICAL)"
+
+
 def _run_notebook(notebook: Path, output: Path, parameters: dict, log: Path, label: str) -> "_Progress":
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -199,7 +205,7 @@ def _run_notebook(notebook: Path, output: Path, parameters: dict, log: Path, lab
         with _Progress(log, label) as progress:
             papermill.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name="python3",
                                        progress_bar=False, cwd=str(output.parent), start_timeout=120,
-                                       extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                                       extra_arguments=["--IPKernelApp.log_level=ERROR", _QUIET_ASYNCIO])
         return progress
     except PapermillExecutionError as error:
         source = next((line.strip() for line in (error.source or "").splitlines()

@@ -11,6 +11,9 @@ import pandas as pd
 
 #: Colour of the baseline CNN in every figure.
 BASELINE_COLOR = "#444444"
+#: Width in inches of a figure that spans the book's text column (about 700 px at the notebooks' 100 dpi): wider
+#: figures are scaled down in the page, and their text with them.
+PAGE_WIDTH = 8.0
 
 
 def _plt():
@@ -83,7 +86,7 @@ def accuracy_bars(results: pd.DataFrame, by: str = "embedding", *, series_column
     colors = _colors(bars) if by == "task" else dict(zip(bars, plt.get_cmap("tab10")(np.arange(len(bars)) % 10)))
     width = 0.8 / max(1, len(bars))
     if ax is None:
-        fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(groups) * max(1, len(bars)) * 0.45 + 2), 4.0))
+        fig, ax = plt.subplots(figsize=(PAGE_WIDTH, 3.6))
     else:
         fig = ax.figure
     x = np.arange(len(groups))
@@ -106,10 +109,11 @@ def accuracy_bars(results: pd.DataFrame, by: str = "embedding", *, series_column
     ax.set_ylim(0, 105)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
-    ax.legend(fontsize=8, ncol=min(len(bars) + (1 if chance else 0), 6), loc="lower center",
+    ax.legend(fontsize=9, ncol=min(len(bars) + (1 if chance else 0), 4), loc="lower center",
               bbox_to_anchor=(0.5, 1.0), frameon=False)
     if title:
-        ax.set_title(title, pad=28 if len(bars) > 1 else 6, fontsize=11)
+        rows = -(-(len(bars) + (1 if chance else 0)) // 4)  # legend rows above the axes
+        ax.set_title(title, pad=6 + 16 * rows if len(bars) > 1 else 6, fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -153,8 +157,8 @@ def confusion_grid(frames: dict, *, ncols: int = 3, suptitle: str | None = None,
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
     biggest = max(len(f) for f in frames.values())
-    cell = max(3.0, 0.5 * biggest + 1.9)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols, cell * 0.95 * nrows), squeeze=False,
+    width = min(PAGE_WIDTH, ncols * max(3.0, 0.5 * biggest + 1.9))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, width / ncols * 0.95 * nrows), squeeze=False,
                              layout="constrained")
     for ax, (title, frame) in zip(axes.flat, frames.items()):
         confusion_heatmap(frame, ax=ax, title=title, cmap=cmap)
@@ -175,8 +179,8 @@ def learning_curves(results: pd.DataFrame, *, series_column: str = "label", titl
     colors = _colors(series)
     ncols = max(1, min(ncols, len(panels)))
     nrows = int(np.ceil(len(panels) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.9 * nrows + 0.6), squeeze=False, sharey=True,
-                             layout="constrained")
+    fig, axes = plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH, PAGE_WIDTH / ncols * 0.8 * nrows + 0.6), squeeze=False,
+                             sharey=True, layout="constrained")
     for ax, panel in zip(axes.flat, panels):
         for name in series:
             part = results[results[series_column] == name]
@@ -208,7 +212,7 @@ def learning_curves(results: pd.DataFrame, *, series_column: str = "label", titl
     handles, labels = axes.flat[0].get_legend_handles_labels()
     if title:
         fig.suptitle(title, fontsize=11)
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6), fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6), fontsize=9, frameon=False)
     return fig
 
 
@@ -226,7 +230,7 @@ def training_curves(histories: dict, *, title: str | None = None, ncols: int = 3
         return fig
     ncols = max(1, min(ncols, len(panels)))
     nrows = int(np.ceil(len(panels) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols, 2.9 * nrows + 0.6), squeeze=False,
+    fig, axes = plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH, PAGE_WIDTH / ncols * 0.8 * nrows + 0.6), squeeze=False,
                              layout="constrained")
     for ax, (name, runs) in zip(axes.flat, panels):
         right = ax.twinx()
@@ -259,7 +263,7 @@ def training_curves(histories: dict, *, title: str | None = None, ncols: int = 3
     handles2 = twin.get_legend_handles_labels()
     if title:
         fig.suptitle(title, fontsize=11)
-    fig.legend(handles[0] + handles2[0], handles[1] + handles2[1], loc="outside lower center", ncol=4, fontsize=8,
+    fig.legend(handles[0] + handles2[0], handles[1] + handles2[1], loc="outside lower center", ncol=4, fontsize=9,
                frameon=False)
     return fig
 

@@ -361,7 +361,7 @@ def table_html(profile, results: pd.DataFrame, table_id: str | None = None, *, p
     for t in tasks:
         column = paper_column(t)
         title = html.escape(_task_title(profile, t))
-        sub = "" if column in (None, t) else f"<br><span style='{_STD}'>stands in for {column}</span>"
+        sub = "" if column in (None, t) else f"<br><span style='{_STD}' title='stands in for {column}'>({column})</span>"
         head.append(f"<th title='{title}'>{html.escape(str(t))}{sub}</th>")
     head.append("<th>Avg</th>")
     lines = ["<table class='evalkit-table' style='border-collapse:collapse;font-size:90%'>"]
@@ -379,8 +379,9 @@ def table_html(profile, results: pd.DataFrame, table_id: str | None = None, *, p
             text = _fmt(mean)
             if np.isclose(mean, best[t]):
                 text = f"<b>{text}</b>"
-            spread = f"± {_fmt(std)}" if n > 1 else "(1 run)"
-            cells.append(f"<td style='white-space:nowrap'>{text} <span style='{_STD}'>{spread}</span></td>")
+            spread = f"± {_fmt(std)}" if n > 1 else "1 run"
+            # the spread goes under the mean: seven columns of "mean ± std" would not fit the text column
+            cells.append(f"<td style='white-space:nowrap'>{text}<br><span style='{_STD}'>{spread}</span></td>")
         avg = means.loc[row, "Avg"]
         avg_text = f"<b>{_fmt(avg)}</b>" if np.isclose(avg, best["Avg"]) else _fmt(avg)
         cells.append(f"<td>{avg_text}</td>")
@@ -718,6 +719,15 @@ def glue(name: str, value, display: bool = False) -> None:
     _glue(name, value, display=display)
 
 
+def show_html(text: str) -> None:
+    """Display HTML in a notebook, and nothing at all for an empty string (IPython would show the object's
+    ``repr``, e.g. ``<IPython.core.display.HTML object>``, in the book)."""
+    if text:
+        from IPython.display import HTML, display
+
+        display(HTML(text))
+
+
 def stand_in_html(profile) -> str:
     """The note that demo tasks and embeddings stand in for the paper's (empty for other profiles)."""
     if not profile.is_demo:
@@ -730,14 +740,16 @@ def stand_in_html(profile) -> str:
 
 
 def _short_baseline_note(profile) -> str:
-    """A warning when the profile trains its CNN baselines for few epochs (to keep the build short)."""
-    from .classifiers import get_classifier
+    """A warning when the profile trains its CNN baselines for fewer epochs than :class:`BaselineCNN`'s default
+    (to keep the build short)."""
+    from .classifiers import BaselineCNN, get_classifier
 
     epochs = [get_classifier(entry["classifier"]).epochs for entry in (profile.baseline or {}).values()]
-    if not epochs or max(epochs) > 20:
+    if not epochs or max(epochs) >= BaselineCNN().epochs:
         return ""
-    return (f" To keep the build short, its CNN baselines train for at most {max(epochs)} epochs (see the "
-            "<a href='baseline_models.html'>baseline page</a>), so comparisons with them favour the embeddings.")
+    return (f" To keep the build short, its CNN baselines train for at most {max(epochs)} epochs (the "
+            "<a href='baseline_models.html'>baseline page</a> shows how many runs were still improving), which can "
+            "favour the embeddings.")
 
 
 def task_title(profile, task) -> str:
@@ -829,18 +841,20 @@ def frame_html(frame: pd.DataFrame, *, index: bool = True, caption: str = "") ->
 
 
 def reproduction_html(numbers: pd.DataFrame) -> str:
-    """:func:`reproduction_frame` as one row per table row: this profile's mean ± std beside the published
-    number for every task; with directly comparable numbers, cells within max(2 std, 3 points) are green."""
+    """:func:`reproduction_frame` as one row per table row: in each task's cell this profile's mean ± std, and
+    the published number below it in italics; with directly comparable numbers, cells within max(2 std, 3 points)
+    are green."""
     if numbers.empty:
         return "<p><i>No row of this profile has a published counterpart.</i></p>"
     tasks = list(dict.fromkeys(numbers["task"]))
     direct = bool(numbers["comparable"].any())
-    head = ["table", "row", "published row"] + [f"{t} ({paper_column(t)})" if paper_column(t) != t else t for t in tasks]
+    head = ["table · published row", "this profile's row"] + [
+        f"{t} ({paper_column(t)})" if paper_column(t) != t else t for t in tasks]
     lines = ["<table class='evalkit-table' style='border-collapse:collapse;font-size:90%'><thead><tr>"
              + "".join(f"<th style='text-align:left'>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"]
     for (table, row, pub), part in numbers.groupby(["table", "row", "published row"], sort=False):
-        cells = [f"<td>{html.escape(table)}</td>", f"<td style='white-space:nowrap'>{html.escape(row)}</td>",
-                 f"<td>{html.escape(pub)}</td>"]
+        cells = [f"<td style='white-space:nowrap'>{html.escape(table)} · {html.escape(pub)}</td>",
+                 f"<td style='white-space:nowrap'>{html.escape(row)}</td>"]
         for t in tasks:
             cell = part[part["task"] == t]
             if cell.empty:
@@ -849,7 +863,7 @@ def reproduction_html(numbers: pd.DataFrame) -> str:
             c = cell.iloc[0]
             colour = ("#e6f4ea" if c["within"] else "#fdecea") if direct else "transparent"
             cells.append(f"<td style='white-space:nowrap;background:{colour}'>{c['mean']:.1f} "
-                         f"<span style='{_STD}'>± {c['std']:.1f}</span> / <i>{c['published']:.1f}</i></td>")
+                         f"<span style='{_STD}'>± {c['std']:.1f}</span><br><i style='color:#7a5c00'>{c['published']:.1f}</i></td>")
         lines.append("<tr>" + "".join(cells) + "</tr>")
     lines.append("</tbody></table>")
     return "\n".join(lines)

@@ -143,6 +143,7 @@ def test_no_notebook_cell_produced_an_error(book):
                 assert "Traceback" not in "".join(output.get("text", "")), f"{name}: traceback in a cell's output"
         page = (html / "book" / "_generated" / f"{name}.html").read_text()
         assert "output_error" not in page and "Traceback" not in page, f"{name}.html shows an error"
+        assert "IPython.core.display" not in page, f"{name}.html shows an object's repr instead of its content"
 
 
 def test_a_second_build_skips_every_notebook(book):
