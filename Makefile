@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup book test benchmark screenshots clean
+.PHONY: setup book test benchmark benchmark-book screenshots clean
 
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ test: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/extraction.py
+
+benchmark-book: $(STAMP)
+	$(BIN)/python benchmarks/book_build.py
 
 clean:
 	rm -rf _build book/_generated

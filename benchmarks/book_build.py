@@ -1,0 +1,82 @@
+"""Wall time of a cold and a warm book build, measured side by side in one run.
+
+Cold: an empty data folder (no demo audio, no cached embeddings, no stored results) and an empty book folder, so
+everything is generated, extracted, trained and rendered. Warm: the same command again right after, with
+everything cached. Usage::
+
+    python benchmarks/book_build.py                    # demo profile (what `make book` builds)
+    python benchmarks/book_build.py --profile test     # the reduced profile: a few minutes
+    python benchmarks/book_build.py --keep /tmp/bench  # keep the data and the book for a look
+
+It prints the total of each build and the time of every notebook (from the build's stamps), so a slow step
+shows up. The builds run in child processes (`python -m evalkit book`), with ``EVALKIT_DATA`` pointing at the
+benchmark's own data folder; the repository's ``data/`` is not touched.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def build(profile: str, data: Path, output: Path, log: Path) -> float:
+    """One ``evalkit book`` run; returns its wall time in seconds (the build's output goes to ``log``)."""
+    env = {**os.environ, "EVALKIT_DATA": str(data), "PYTHONPATH": str(REPO)}
+    started = time.perf_counter()
+    with open(log, "a") as handle:
+        done = subprocess.run([sys.executable, "-m", "evalkit", "book", "--profile", profile, "--output", str(output)],
+                              cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"book_build: the build failed (exit status {done.returncode}); see {log}")
+    return seconds
+
+
+def notebook_seconds(output: Path) -> dict[str, float]:
+    """Seconds each notebook took in the last build that ran it (from ``book/_generated/.stamps``)."""
+    stamps = output / "book" / "_generated" / ".stamps"
+    return {path.stem: json.loads(path.read_text())["seconds"] for path in sorted(stamps.glob("*.json"))}
+
+
+def minutes(seconds: float) -> str:
+    return f"{seconds / 60:5.1f} min ({seconds:6.0f} s)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default="demo", help="profile to build (default demo)")
+    parser.add_argument("--keep", default=None, help="folder for the benchmark's data and book (default: temporary)")
+    args = parser.parse_args()
+
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="book-bench-"))
+    data, output, log = root / "data", root / "book", root / "build.log"
+    for folder in (data, output):
+        shutil.rmtree(folder, ignore_errors=True)
+    log.unlink(missing_ok=True)
+    print(f"book build benchmark: profile {args.profile}, {os.cpu_count()} CPU cores, Python "
+          f"{platform.python_version()}; build output in {log}", flush=True)
+    try:
+        cold = build(args.profile, data, output, log)
+        per_notebook = notebook_seconds(output)
+        print(f"cold (nothing cached):    {minutes(cold)}", flush=True)
+        for name, seconds in per_notebook.items():
+            print(f"    {name:20s} {minutes(seconds)}")
+        warm = build(args.profile, data, output, log)
+        print(f"warm (everything cached): {minutes(warm)}")
+        print(f"warm / cold: {warm / cold:.3f}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
