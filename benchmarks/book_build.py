@@ -61,6 +61,7 @@ def main() -> None:
     data, output, log = root / "data", root / "book", root / "build.log"
     for folder in (data, output):
         shutil.rmtree(folder, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)
     print(f"book build benchmark: profile {args.profile}, {os.cpu_count()} CPU cores, Python "
           f"{platform.python_version()}; build output in {log}", flush=True)
