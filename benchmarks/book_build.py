@@ -43,8 +43,11 @@ def build(profile: str, data: Path, output: Path, log: Path) -> float:
 
 def notebook_seconds(output: Path) -> dict[str, float]:
     """Seconds each notebook took in the last build that ran it (from ``book/_generated/.stamps``)."""
+    from evalkit.book import NOTEBOOKS
+
     stamps = output / "book" / "_generated" / ".stamps"
-    return {path.stem: json.loads(path.read_text())["seconds"] for path in sorted(stamps.glob("*.json"))}
+    return {name: json.loads((stamps / f"{name}.json").read_text())["seconds"] for name in NOTEBOOKS
+            if (stamps / f"{name}.json").exists()}
 
 
 def minutes(seconds: float) -> str:

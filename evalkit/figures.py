@@ -32,6 +32,11 @@ def _plt():
     return plt
 
 
+def _panel_height(ncols: int) -> float:
+    """Height in inches of one row of ``ncols`` line-plot panels across the page (not taller than wide-ish)."""
+    return min(0.8 * PAGE_WIDTH / ncols, 3.2)
+
+
 def _colors(names) -> dict:
     plt = _plt()
     cmap = plt.get_cmap("tab10")
@@ -179,7 +184,7 @@ def learning_curves(results: pd.DataFrame, *, series_column: str = "label", titl
     colors = _colors(series)
     ncols = max(1, min(ncols, len(panels)))
     nrows = int(np.ceil(len(panels) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH, PAGE_WIDTH / ncols * 0.8 * nrows + 0.6), squeeze=False,
+    fig, axes = plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH, _panel_height(ncols) * nrows + 0.6), squeeze=False,
                              sharey=True, layout="constrained")
     for ax, panel in zip(axes.flat, panels):
         for name in series:
@@ -230,7 +235,7 @@ def training_curves(histories: dict, *, title: str | None = None, ncols: int = 3
         return fig
     ncols = max(1, min(ncols, len(panels)))
     nrows = int(np.ceil(len(panels) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH, PAGE_WIDTH / ncols * 0.8 * nrows + 0.6), squeeze=False,
+    fig, axes = plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH, _panel_height(ncols) * nrows + 0.6), squeeze=False,
                              layout="constrained")
     for ax, (name, runs) in zip(axes.flat, panels):
         right = ax.twinx()

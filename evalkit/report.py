@@ -51,7 +51,7 @@ def summarize(results: pd.DataFrame, by=None) -> pd.DataFrame:
     by = CONFIG_COLUMNS if by is None else list(by)
     grouped = results.groupby(by, sort=False)["accuracy"]
     table = grouped.agg(mean="mean", std=lambda a: float(np.std(a)), repetitions="count").reset_index()
-    table["accuracy"] = [f"{m:.1f} ± {s:.1f}" for m, s in zip(table["mean"], table["std"])]
+    table["accuracy"] = [spread_text(m, s, n) for m, s, n in zip(table["mean"], table["std"], table["repetitions"])]
     return table
 
 
@@ -653,7 +653,8 @@ def check_claims(tables: dict) -> pd.DataFrame:
 
 def reproduction_frame(profile, tables: dict) -> pd.DataFrame:
     """Every number of the profile's tables that has a published counterpart: one row per table × row × task
-    with ``published``, ``mean``, ``std``, ``difference`` and ``within`` (|difference| ≤ max(2 std, 3 points)).
+    with ``published``, ``mean``, ``std``, ``n`` (repetitions), ``difference`` and ``within`` (|difference| ≤
+    max(2 std, 3 points)).
 
     For profiles on other data (the demo), the counterparts are the orientation rows of
     :func:`orientation_rows` and ``comparable`` is False.
@@ -672,10 +673,10 @@ def reproduction_frame(profile, tables: dict) -> pd.DataFrame:
                 difference = cell["mean"] - pub[column]
                 rows.append({"table": table_id, "row": row, "published row": pub["row"], "task": cell["task"],
                              "paper task": column, "published": float(pub[column]), "mean": float(cell["mean"]),
-                             "std": float(cell["std"]), "difference": float(difference),
+                             "std": float(cell["std"]), "n": int(cell["n"]), "difference": float(difference),
                              "within": bool(abs(difference) <= max(2 * cell["std"], 3.0)), "comparable": direct})
     return pd.DataFrame(rows, columns=["table", "row", "published row", "task", "paper task", "published", "mean",
-                                       "std", "difference", "within", "comparable"])
+                                       "std", "n", "difference", "within", "comparable"])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -774,17 +775,22 @@ def chance_levels(profile) -> dict:
     return out
 
 
+def spread_text(mean: float, std: float, n: int) -> str:
+    """``"mean ± std"`` over ``n`` repetitions, one decimal; ``"mean (1 run)"`` when one run has no spread."""
+    return f"{mean:.1f} ± {std:.1f}" if n > 1 else f"{mean:.1f} (1 run)"
+
+
 def mean_std_text(values) -> str:
-    """``"mean ± std"`` of accuracies over repetitions, one decimal."""
+    """:func:`spread_text` of accuracies over repetitions."""
     values = np.asarray(values, dtype=float)
-    return f"{values.mean():.1f} ± {values.std():.1f}"
+    return spread_text(values.mean(), values.std(), len(values))
 
 
 def averages(results: pd.DataFrame, by: str = "row") -> pd.DataFrame:
     """Average over tasks per repetition, then mean and std over repetitions, per ``by``."""
     per_rep = results.groupby([by, "repetition"], sort=False)["accuracy"].mean()
-    out = per_rep.groupby(level=0, sort=False).agg(mean="mean", std=lambda a: float(np.std(a)))
-    out["average over tasks"] = [f"{m:.1f} ± {s:.1f}" for m, s in zip(out["mean"], out["std"])]
+    out = per_rep.groupby(level=0, sort=False).agg(mean="mean", std=lambda a: float(np.std(a)), n="count")
+    out["average over tasks"] = [spread_text(m, s, n) for m, s, n in zip(out["mean"], out["std"], out["n"])]
     return out
 
 
@@ -862,8 +868,9 @@ def reproduction_html(numbers: pd.DataFrame) -> str:
                 continue
             c = cell.iloc[0]
             colour = ("#e6f4ea" if c["within"] else "#fdecea") if direct else "transparent"
+            spread = f"± {c['std']:.1f}" if c["n"] > 1 else "1 run"
             cells.append(f"<td style='white-space:nowrap;background:{colour}'>{c['mean']:.1f} "
-                         f"<span style='{_STD}'>± {c['std']:.1f}</span><br><i style='color:#7a5c00'>{c['published']:.1f}</i></td>")
+                         f"<span style='{_STD}'>{spread}</span><br><i style='color:#7a5c00'>{c['published']:.1f}</i></td>")
         lines.append("<tr>" + "".join(cells) + "</tr>")
     lines.append("</tbody></table>")
     return "\n".join(lines)
@@ -923,8 +930,8 @@ def curve_table(results: pd.DataFrame) -> pd.DataFrame:
     per_rep = results.groupby(["label", "train_fraction", "repetition"], sort=False)["accuracy"].mean()
     stats = per_rep.groupby(level=[0, 1], sort=False).agg(["mean", lambda a: float(np.std(a)), "count"])
     stats.columns = ["mean", "std", "n"]
-    text = pd.Series([f"{m:.1f} ± {s:.1f}" if n > 1 else f"{m:.1f} (1 run)"
-                      for m, s, n in zip(stats["mean"], stats["std"], stats["n"])], index=stats.index)
+    text = pd.Series([spread_text(m, s, n) for m, s, n in zip(stats["mean"], stats["std"], stats["n"])],
+                     index=stats.index)
     table = text.unstack(1)
     table.columns = [f"{100 * c:g} %" for c in table.columns]
     table.index.name = "embedding"
