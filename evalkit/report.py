@@ -847,20 +847,20 @@ def frame_html(frame: pd.DataFrame, *, index: bool = True, caption: str = "") ->
 
 
 def reproduction_html(numbers: pd.DataFrame) -> str:
-    """:func:`reproduction_frame` as one row per table row: in each task's cell this profile's mean ± std, and
-    the published number below it in italics; with directly comparable numbers, cells within max(2 std, 3 points)
+    """:func:`reproduction_frame` as one row per table row: in each task's cell this profile's mean, its std, and
+    the published number in italics; with directly comparable numbers, cells within max(2 std, 3 points)
     are green."""
     if numbers.empty:
         return "<p><i>No row of this profile has a published counterpart.</i></p>"
     tasks = list(dict.fromkeys(numbers["task"]))
     direct = bool(numbers["comparable"].any())
-    head = ["table · published row", "this profile's row"] + [
+    head = ["table · published row / this profile's row"] + [
         f"{t} ({paper_column(t)})" if paper_column(t) != t else t for t in tasks]
     lines = ["<table class='evalkit-table' style='border-collapse:collapse;font-size:90%'><thead><tr>"
              + "".join(f"<th style='text-align:left'>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"]
     for (table, row, pub), part in numbers.groupby(["table", "row", "published row"], sort=False):
-        cells = [f"<td style='white-space:nowrap'>{html.escape(table)} · {html.escape(pub)}</td>",
-                 f"<td style='white-space:nowrap'>{html.escape(row)}</td>"]
+        cells = [f"<td style='white-space:nowrap'>{html.escape(table)} · {html.escape(pub)}<br>"
+                 f"<span style='{_STD}'>{html.escape(row)}</span></td>"]
         for t in tasks:
             cell = part[part["task"] == t]
             if cell.empty:
@@ -869,7 +869,8 @@ def reproduction_html(numbers: pd.DataFrame) -> str:
             c = cell.iloc[0]
             colour = ("#e6f4ea" if c["within"] else "#fdecea") if direct else "transparent"
             spread = f"± {c['std']:.1f}" if c["n"] > 1 else "1 run"
-            cells.append(f"<td style='white-space:nowrap;background:{colour}'>{c['mean']:.1f} "
+            # three short lines (mean, spread, published) keep six task columns inside the text column
+            cells.append(f"<td style='white-space:nowrap;background:{colour}'>{c['mean']:.1f}<br>"
                          f"<span style='{_STD}'>{spread}</span><br><i style='color:#7a5c00'>{c['published']:.1f}</i></td>")
         lines.append("<tr>" + "".join(cells) + "</tr>")
     lines.append("</tbody></table>")
