@@ -780,12 +780,6 @@ def spread_text(mean: float, std: float, n: int) -> str:
     return f"{mean:.1f} ± {std:.1f}" if n > 1 else f"{mean:.1f} (1 run)"
 
 
-def mean_std_text(values) -> str:
-    """:func:`spread_text` of accuracies over repetitions."""
-    values = np.asarray(values, dtype=float)
-    return spread_text(values.mean(), values.std(), len(values))
-
-
 def averages(results: pd.DataFrame, by: str = "row") -> pd.DataFrame:
     """Average over tasks per repetition, then mean and std over repetitions, per ``by``."""
     per_rep = results.groupby([by, "repetition"], sort=False)["accuracy"].mean()
