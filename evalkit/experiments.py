@@ -25,8 +25,9 @@ from .fusion import frame_table, late_fusion, pool_embeddings
 from .metrics import balanced_file_accuracy, confusion_matrix_percent
 from .tasks import Task, get_task
 
-#: Bump when a change to this module changes results, so stored results are not reused.
-RESULTS_VERSION = "2"  # 2: batch-norm momentum 0.9 in the Han CNN
+#: Bump when a change to evalkit (splits, classifiers, fusion, metric) changes results, so stored results are not
+#: reused. 2: batch-norm momentum 0.9 in the Han CNN.
+RESULTS_VERSION = "2"
 FUSIONS = ("late", "early")
 
 

@@ -274,10 +274,11 @@ def arrange_class_folders(manifest: dict, unpacked: Path, target: Path) -> Path:
             base = entries[0]
     for label in manifest["classes"]:
         for pattern in manifest["class_folders"]:
-            source = base / pattern.format(**{"class": label})
+            inner = pattern.replace("{class}", label)
+            source = base / inner
             if not source.is_dir():
                 found = ", ".join(sorted(p.name for p in base.iterdir())) if base.is_dir() else "nothing"
-                raise ValueError(f"{manifest['id']}: the archive has no folder {pattern.format(**{'class': label})} "
+                raise ValueError(f"{manifest['id']}: the archive has no folder {inner} "
                                  f"(its top level holds: {found}); expected layout: {manifest['layout']}")
             destination = target / label / _split_folder(pattern)
             destination.parent.mkdir(parents=True, exist_ok=True)
@@ -418,10 +419,10 @@ def compute_estimate(profile) -> dict:
                     key = (task_id, "baseline", "cnn", "late", fraction)
                     reps = min(curve["repetitions"], profile.baseline_repetitions or profile.repetitions)
                     configs[key] = max(configs.get(key, 0), reps)
-    from .report import vggish_chance_configurations
+    from .report import VGGISH_CHANCE_FRACTION, vggish_chance_configurations
 
     for task_id, label, classifier, _, _ in vggish_chance_configurations(profile):
-        key = (task_id, label, classifier, "late", 0.8)
+        key = (task_id, label, classifier, "late", VGGISH_CHANCE_FRACTION)
         configs[key] = max(configs.get(key, 0), profile.repetitions)
     if not profile.is_demo:  # worth importing TensorFlow for: a long run should know whether it has a GPU
         try:

@@ -332,6 +332,11 @@ _STD = "color:#666;font-size:85%"
 _PUB = "color:#7a5c00;font-style:italic;font-size:90%;background:#fffbea"
 
 
+def _spread_html(std: float, n: int) -> str:
+    """The small grey line under a mean in a table cell: ``± std``, or ``1 run`` when one run has no spread."""
+    return f"<span style='{_STD}'>{'± ' + _fmt(std) if n > 1 else '1 run'}</span>"
+
+
 def _fmt(value, digits=1):
     return "–" if value is None or pd.isna(value) else f"{value:.{digits}f}"
 
@@ -379,9 +384,8 @@ def table_html(profile, results: pd.DataFrame, table_id: str | None = None, *, p
             text = _fmt(mean)
             if np.isclose(mean, best[t]):
                 text = f"<b>{text}</b>"
-            spread = f"± {_fmt(std)}" if n > 1 else "1 run"
             # the spread goes under the mean: seven columns of "mean ± std" would not fit the text column
-            cells.append(f"<td style='white-space:nowrap'>{text}<br><span style='{_STD}'>{spread}</span></td>")
+            cells.append(f"<td style='white-space:nowrap'>{text}<br>{_spread_html(std, n)}</td>")
         avg = means.loc[row, "Avg"]
         avg_text = f"<b>{_fmt(avg)}</b>" if np.isclose(avg, best["Avg"]) else _fmt(avg)
         cells.append(f"<td>{avg_text}</td>")
@@ -862,10 +866,9 @@ def reproduction_html(numbers: pd.DataFrame) -> str:
                 continue
             c = cell.iloc[0]
             colour = ("#e6f4ea" if c["within"] else "#fdecea") if direct else "transparent"
-            spread = f"± {c['std']:.1f}" if c["n"] > 1 else "1 run"
             # three short lines (mean, spread, published) keep six task columns inside the text column
             cells.append(f"<td style='white-space:nowrap;background:{colour}'>{c['mean']:.1f}<br>"
-                         f"<span style='{_STD}'>{spread}</span><br><i style='color:#7a5c00'>{c['published']:.1f}</i></td>")
+                         f"{_spread_html(c['std'], c['n'])}<br><i style='color:#7a5c00'>{c['published']:.1f}</i></td>")
         lines.append("<tr>" + "".join(cells) + "</tr>")
     lines.append("</tbody></table>")
     return "\n".join(lines)
@@ -1038,13 +1041,15 @@ def provenance_html(profile, results: pd.DataFrame | None = None) -> str:
 
 #: The paper's VGGish rows sit at chance on these tasks (Table I: 33.3 %, 33.3–36.3 % and 20.0 %).
 VGGISH_CHANCE_TASKS = ("T4", "T5", "T6")
+#: Training share of those runs (Table I's).
+VGGISH_CHANCE_FRACTION = 0.8
 #: Points above chance that still count as "at chance" for :func:`vggish_chance_html`.
 CHANCE_MARGIN = 5.0
 _VGGISH_VARIANTS = {(True, True): "post-processed, standardised", (True, False): "post-processed, unscaled",
                     (False, True): "raw, standardised", (False, False): "raw, unscaled"}
 
 
-def vggish_chance_runs(profile, tasks=VGGISH_CHANCE_TASKS, train_fraction: float = 0.8) -> pd.DataFrame:
+def vggish_chance_runs(profile, tasks=VGGISH_CHANCE_TASKS) -> pd.DataFrame:
     """Linear-SVM runs that test what puts VGGish at chance: VGGish with and without its PCA post-processing, each
     with and without feature standardisation (``svm`` / ``svm(scale=false)``), on the profile's tasks among
     ``tasks``. Columns of :meth:`Profile.run` plus ``postprocess`` and ``scaled``; empty unless the profile has both
@@ -1052,7 +1057,7 @@ def vggish_chance_runs(profile, tasks=VGGISH_CHANCE_TASKS, train_fraction: float
     configs = vggish_chance_configurations(profile, tasks)
     if not configs:
         return pd.DataFrame()
-    return pd.concat([profile.run(task, label, classifier, train_fraction=train_fraction).assign(
+    return pd.concat([profile.run(task, label, classifier, train_fraction=VGGISH_CHANCE_FRACTION).assign(
         postprocess=post, scaled=scaled) for task, label, classifier, post, scaled in configs], ignore_index=True)
 
 
@@ -1064,10 +1069,9 @@ def vggish_chance_configurations(profile, tasks=VGGISH_CHANCE_TASKS) -> list[tup
         name, params = parse_spec(profile.spec(label))
         if name == "vggish":
             variants.setdefault(bool(params.get("postprocess", True)), label)
-    task_ids = [t for t in profile.tasks if str(t).upper() in tasks]
     if len(variants) < 2:
         return []
-    return [(task, label, classifier, post, scaled) for task in task_ids
+    return [(task, label, classifier, post, scaled) for task in profile.tasks if str(task).upper() in tasks
             for post, label in sorted(variants.items(), reverse=True)
             for classifier, scaled in (("svm", True), ("svm(scale=false)", False))]
 
