@@ -16,7 +16,7 @@ import numpy as np
 import soundfile as sf
 
 from evalkit import EmbeddingCache, extract_embeddings, get_classifier, get_extractor, get_task
-from evalkit.fusion import frame_table
+from evalkit.learn.fusion import frame_table
 
 EXTRACTORS = ["mfcc", "musicnn-mtt", "musicnn(layer=max_pool)", "spectrogram"]
 CLASSIFIERS = [("mfcc", "svm"), ("musicnn-mtt", "svm"), ("musicnn-mtt", "d128"), ("musicnn-mtt", "d512"),
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=40, help="number of files (default 40)")
     args = parser.parse_args()
 
-    task = get_task(args.task)
+    task = get_task(args.task).prepare()
     files = task.files()[:: max(1, len(task.files()) // args.files)][: args.files]
     paths = [f.path for f in files]
     seconds = sum(sf.info(str(p)).duration for p in paths)

@@ -1,16 +1,17 @@
-"""Command line: ``evalkit tasks | embeddings | classifiers | extract | run | cache``.
+"""Command line: ``evalkit tasks | embeddings | classifiers | cache | extract | run | data | book``.
 
-``evalkit run --task D2 --embedding musicnn-msd --classifier svm --fusion late --train-fraction 0.1``
-prints a results table (mean ± std of the balanced file-wise accuracy over repetitions). Errors the
-user can fix (unknown names, unusable files, too few files) are printed as one line, exit status 2.
+``evalkit run --task D2 --embedding musicnn-msd --classifier svm --fusion late --train-fraction 0.1`` prints a results
+table (mean ± std of the balanced file-wise accuracy over repetitions). Errors the user can fix (every
+:class:`~evalkit.config.EvalkitError`: unknown names, unusable files or parameters, missing data or packages) are
+printed as one line with exit status 2; anything else is a bug in evalkit and keeps its traceback.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from .audio import AudioError
-from .config import UnknownNameError
+from .book import NOTEBOOKS
+from .config import EvalkitError
 
 
 def _add_task(parser):
@@ -20,14 +21,14 @@ def _add_task(parser):
 
 
 def _task(args):
-    from .tasks import get_task
+    from .data.registry import get_task
 
     params = {"group_pattern": args.group_pattern} if args.group_pattern else {}
     return get_task(args.task, **params)
 
 
 def cmd_tasks(args) -> None:
-    from .tasks import list_tasks
+    from .data.registry import list_tasks
 
     for task_id, name in list_tasks().items():
         print(f"{task_id:4s} {name}")
@@ -35,64 +36,129 @@ def cmd_tasks(args) -> None:
 
 
 def cmd_embeddings(args) -> None:
-    from .embeddings import EXTRACTOR_PRESETS, available_extractors, get_extractor
+    from .embed.registry import available_extractors, get_extractor
 
     for name in available_extractors():
         try:
             extractor = get_extractor(name)
             print(f"{name:22s} {extractor.dim:6d} values every {extractor.hop:g} s  ({extractor.spec})")
-        except Exception as error:  # noqa: BLE001 - list it with the reason it is unavailable
+        except EvalkitError as error:  # list it with the reason it is unavailable
             print(f"{name:22s} unavailable: {error}")
     print("\nParameters: NAME(key=value, ...), e.g. \"musicnn(model=MSD_musicnn, layer=max_pool)\"")
-    del EXTRACTOR_PRESETS
 
 
 def cmd_classifiers(args) -> None:
-    from .classifiers import CLASSIFIERS
+    from .learn.registry import CLASSIFIERS
 
-    for name, (cls, defaults) in CLASSIFIERS.items():
-        extra = ", ".join(f"{k}={v}" for k, v in defaults.items())
-        print(f"{name:8s} {cls.__name__}({extra})")
+    for name in CLASSIFIERS.names():
+        factory = CLASSIFIERS.factory(name)
+        extra = ", ".join(f"{k}={v}" for k, v in CLASSIFIERS.defaults.get(name, {}).items())
+        print(f"{name:8s} {factory.__name__}({extra})")
     print("\nParameters: NAME(key=value, ...), e.g. \"svm(C=0.1)\", \"d128(dropout=0.3)\"")
 
 
 def cmd_extract(args) -> None:
-    from .cache import EmbeddingCache, extract_embeddings
-    from .embeddings import get_extractor
+    from .embed.cache import EmbeddingCache, extract_embeddings
+    from .embed.registry import get_extractor
 
     task = _task(args)
-    extractor = get_extractor(args.embedding)
-    files = task.files()
-    out = extract_embeddings([f.path for f in files], extractor, cache=EmbeddingCache(args.cache) if args.cache else None,
-                             batch_size=args.batch_size)
+    with get_extractor(args.embedding) as extractor:
+        files = task.prepare().files()
+        out = extract_embeddings([f.path for f in files], extractor,
+                                 cache=EmbeddingCache(args.cache) if args.cache else None, batch_size=args.batch_size)
     frames = sum(len(e) for e, _ in out)
     print(f"{task.id}: {len(files)} files, {frames} frames of {extractor.dim} values ({extractor.spec})")
 
 
 def cmd_run(args) -> None:
-    from .experiments import run_experiment
-    from .report import summarize
-
-    task = _task(args)
-    tables = []
-    for fraction in args.train_fraction:
-        tables.append(run_experiment(task, args.embedding, args.classifier, fusion=args.fusion, pooling=args.pooling,
-                                     train_fraction=fraction, repetitions=args.repetitions, seed=args.seed,
-                                     results_dir=args.results or None))
     import pandas as pd
 
-    summary = summarize(pd.concat(tables, ignore_index=True))
-    print(summary.to_string(index=False))
+    from .book.summary import summarize
+    from .embed.registry import get_extractor
+    from .learn.experiments import run_experiment
+    from .learn.store import ResultStore
+
+    task = _task(args)
+    store = ResultStore(args.results) if args.results else None
+    with get_extractor(args.embedding) as extractor:
+        tables = [run_experiment(task, extractor, args.classifier, fusion=args.fusion, pooling=args.pooling,
+                                 train_fraction=fraction, repetitions=args.repetitions, seed=args.seed, store=store)
+                  for fraction in args.train_fraction]
+    print(summarize(pd.concat(tables, ignore_index=True)).to_string(index=False))
 
 
 def cmd_cache(args) -> None:
-    from .cache import describe_cache
+    from .embed.cache import describe_cache
 
     rows = describe_cache()
     if not rows:
         print("the embedding cache is empty")
     for row in rows:
         print(f"{row['folder']:32s} {row['entries']:6d} files  {row.get('params', '')}")
+
+
+def cmd_data_fetch(args) -> None:
+    from .data.datasets import fetch
+
+    for task_id in args.tasks:
+        print(f"{task_id}: {fetch(task_id, progress=True)}")
+
+
+def cmd_data_link(args) -> None:
+    from .data.datasets import link
+
+    print(f"{args.task.upper()} -> {link(args.task, args.path)}")
+
+
+def cmd_data_check(args) -> None:
+    from .data.datasets import PAPER_TASK_IDS, check
+
+    for r in check(args.tasks or PAPER_TASK_IDS):  # load_manifest rejects unknown ids, listing the valid ones
+        if r["status"] == "present":
+            counts = ", ".join(f"{c} {n}" for c, n in r["per_class"].items())
+            print(f"{r['task']}: present at {r['root']}: {r['files']} files in {r['groups']} recording groups ({counts})")
+        else:
+            print(f"{r['task']}: {r['status']}: {r['message']}")
+
+
+def cmd_book(args) -> None:
+    from .book.build import build_book
+
+    build_book(args.profile, force=args.force, output=args.output, html=not args.no_html, only=args.only)
+
+
+def _add_data(sub) -> None:
+    paper_ids = ("T1", "T2", "T3", "T4", "T5", "T6")
+    data = sub.add_parser("data", help="the paper's data sets T1–T6: fetch, link or check them")
+    actions = data.add_subparsers(dest="data_command", required=True)
+    fetch = actions.add_parser("fetch", help="download (resumable, checksum-verified) and unpack tasks")
+    fetch.add_argument("tasks", nargs="+", type=str.upper, choices=paper_ids, metavar="TASK")
+    fetch.set_defaults(func=cmd_data_fetch)
+    link = actions.add_parser("link", help="use a copy you already have (recorded in data/local.yaml)")
+    link.add_argument("task", type=str.upper, choices=paper_ids, metavar="TASK")
+    link.add_argument("path")
+    link.set_defaults(func=cmd_data_link)
+    check = actions.add_parser("check", help="report per task what is present, missing or wrong")
+    check.add_argument("tasks", nargs="*", type=str.upper, metavar="TASK", help="default: T1 … T6")
+    check.set_defaults(func=cmd_data_check)
+
+
+def _add_book(sub) -> None:
+    book = sub.add_parser(
+        "book", help="compute a profile's results, run the notebooks on them and build the results book (HTML)",
+        description="Compute every configuration of a profile (resumable), run every notebook of notebooks/ on it with "
+                    "papermill (unchanged notebooks are skipped) and build the HTML book into _build/html with "
+                    "jupyter-book.")
+    book.add_argument("--profile", default="demo",
+                      help="demo (default: demo data, no network), paper (the paper's data), test (a quick "
+                           "reduced run) or the path of a profile YAML file")
+    book.add_argument("--force", action="store_true",
+                      help="rerun every notebook even if nothing changed (stored results and embeddings are reused)")
+    book.add_argument("--only", nargs="+", metavar="NOTEBOOK", help=f"run only these notebooks ({', '.join(NOTEBOOKS)})")
+    book.add_argument("--no-html", action="store_true", help="run the notebooks but do not build the HTML")
+    book.add_argument("--output", default=None,
+                      help="build a copy of the book in this folder instead of the checkout (<output>/_build/html)")
+    book.set_defaults(func=cmd_book)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,32 +191,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--results", default=None, help="results folder (default data/results); finished runs are reused")
     run.set_defaults(func=cmd_run)
 
-    for register in _EXTENSIONS:
-        register(sub)
+    _add_data(sub)
+    _add_book(sub)
     return parser
 
 
-#: Sub-command registrars of other modules (book, data), each taking the sub-parser collection.
-_EXTENSIONS: list = []
-
-
-def _load_extensions() -> None:
-    for module in ("book", "paper"):
-        try:
-            mod = __import__(f"evalkit.{module}", fromlist=["register_cli"])
-        except ImportError:
-            continue
-        if hasattr(mod, "register_cli") and mod.register_cli not in _EXTENSIONS:
-            _EXTENSIONS.append(mod.register_cli)
-
-
 def main(argv=None) -> int:
-    _load_extensions()
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (UnknownNameError, AudioError, FileNotFoundError, ValueError, ImportError) as error:
-        print(f"evalkit {args.command}: error: {error}", file=sys.stderr)
+    except EvalkitError as error:
+        message = str(error)
+        if args.command == "book" and "\n" in message:  # the book's preflight lists every problem on its own line
+            print(f"evalkit book: error: {message}", file=sys.stderr)
+        else:
+            print(f"evalkit {args.command}: error: {' '.join(message.split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; finished work is kept and reused on the next run", file=sys.stderr)

@@ -7,7 +7,7 @@ import soundfile as sf
 
 from evalkit import AudioError, FolderTask, get_classifier, get_extractor, get_task, load_audio, run_experiment
 from evalkit.config import UnknownNameError
-from evalkit.embeddings import MFCCExtractor
+from evalkit.embed.handcrafted import MFCCExtractor
 
 from conftest import write_tone_task
 
@@ -66,10 +66,10 @@ def test_a_corrupt_file_in_a_task_is_named_and_finished_work_is_kept(tmp_path, s
     (root / "mid" / "rec9__0.wav").write_bytes(b"not a wav at all")
     task = FolderTask.from_folder(root)
     with pytest.raises(AudioError, match="rec9__0.wav.*cannot be decoded"):
-        run_experiment(task, "mfcc", "svm", repetitions=1, cache=session_cache, results_dir=False, progress=False)
+        run_experiment(task, "mfcc", "svm", repetitions=1, cache=session_cache, store=False, progress=False)
     # the files before the corrupt one were cached: a second attempt only recomputes the rest
     extractor = MFCCExtractor()
-    from evalkit.audio import file_hash
+    from evalkit.data.audio import file_hash
 
     cached = [f for f in task.files() if session_cache.get(extractor, file_hash(f.path)) is not None]
     assert len(cached) >= 4
@@ -91,7 +91,7 @@ def test_too_few_files_for_the_split_names_the_class(tmp_path):
     for extra in (root / "b").glob("rec[12]*"):
         extra.unlink()
     with pytest.raises(ValueError, match="class 'b' has 1 file"):
-        run_experiment(FolderTask.from_folder(root), "mfcc", "svm", repetitions=1, cache=False, results_dir=False,
+        run_experiment(FolderTask.from_folder(root), "mfcc", "svm", repetitions=1, cache=False, store=False,
                        progress=False)
 
 

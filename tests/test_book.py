@@ -18,7 +18,7 @@ pytest.importorskip("papermill")
 pytest.importorskip("jupyter_book")
 bs4 = pytest.importorskip("bs4")
 
-from evalkit.book import NOTEBOOKS, build_book, run_notebooks  # noqa: E402
+from evalkit.book.build import NOTEBOOKS, build_book, run_notebooks  # noqa: E402
 from evalkit.config import REPO_ROOT  # noqa: E402
 
 #: Results pages and what each must contain at least: (evalkit tables, figures).
@@ -62,6 +62,7 @@ def _toc_files() -> list[str]:
     return files
 
 
+@pytest.mark.slow
 def test_every_page_of_the_table_of_contents_exists(book):
     _, html = book
     files = _toc_files()
@@ -74,6 +75,7 @@ def test_every_page_of_the_table_of_contents_exists(book):
     assert (html / "index.html").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(RESULTS_PAGES))
 def test_results_pages_have_tables_figures_and_provenance(book, name):
     _, html = book
@@ -92,6 +94,7 @@ def test_results_pages_have_tables_figures_and_provenance(book, name):
     assert "{glue" not in text, f"{name}: a glue reference was not resolved"
 
 
+@pytest.mark.slow
 def test_tables_set_published_numbers_beside_the_demo_rows(book):
     _, html = book
     soup = _soup(html / "book" / "_generated" / "results_tables.html")
@@ -102,6 +105,7 @@ def test_tables_set_published_numbers_beside_the_demo_rows(book):
     assert soup.find("b") is not None  # best per task in bold
 
 
+@pytest.mark.slow
 def test_prose_numbers_are_glued_from_results(book):
     _, html = book
     intro = _soup(html / "book" / "introduction.html")
@@ -112,6 +116,7 @@ def test_prose_numbers_are_glued_from_results(book):
         assert value and value.lower() != "nan", f"introduction: empty pasted number {value!r}"
 
 
+@pytest.mark.slow
 def test_no_broken_internal_links(book):
     _, html = book
     broken = []
@@ -133,6 +138,7 @@ def test_no_broken_internal_links(book):
     assert not broken, "broken internal links:\n" + "\n".join(broken[:20])
 
 
+@pytest.mark.slow
 def test_no_notebook_cell_produced_an_error(book):
     root, html = book
     for name in NOTEBOOKS:
@@ -146,6 +152,7 @@ def test_no_notebook_cell_produced_an_error(book):
         assert "IPython.core.display" not in page, f"{name}.html shows an object's repr instead of its content"
 
 
+@pytest.mark.slow
 def test_a_second_build_skips_every_notebook(book):
     root, _ = book
     records = run_notebooks("test", root=root)
@@ -157,7 +164,7 @@ def test_a_second_build_skips_every_notebook(book):
 
 
 def test_named_profiles_load_and_validate():
-    from evalkit.profiles import load_profile
+    from evalkit.book.profiles import load_profile
 
     for name in ("demo", "test"):
         profile = load_profile(name)
@@ -179,7 +186,7 @@ def test_named_profiles_load_and_validate():
     ({"baseline": {"D9": {"embedding": "spectrogram", "classifier": "cnn"}}}, "baseline.D9"),
 ])
 def test_profile_errors_name_the_key_and_the_valid_choices(tmp_path, change, message):
-    from evalkit.profiles import ProfileError, load_profile
+    from evalkit.book.profiles import ProfileError, load_profile
 
     data = yaml.safe_load((REPO_ROOT / "profiles" / "test.yaml").read_text())
     data.update(change)
@@ -189,6 +196,7 @@ def test_profile_errors_name_the_key_and_the_valid_choices(tmp_path, change, mes
         load_profile(path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_every_notebook_runs_on_its_own_on_a_folder_of_the_users_data(name, tone_task_dir, tmp_path, monkeypatch):
     """`papermill notebooks/<name>.ipynb out.ipynb -p task /my/data -p embedding mfcc ...` (the README's command) on a
@@ -213,7 +221,23 @@ def test_every_notebook_runs_on_its_own_on_a_folder_of_the_users_data(name, tone
 
 
 def test_a_failing_notebook_stops_the_build_naming_notebook_cell_and_error(tmp_path):
-    from evalkit.book import BookError
+    import nbformat
+
+    from evalkit.book.build import BookError, _run_notebook
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"),
+                                               nbformat.v4.new_code_cell("# a comment\nraise ValueError('boom')")])
+    path = tmp_path / "broken.ipynb"
+    nbformat.write(notebook, str(path))
+    with pytest.raises(BookError) as error:
+        _run_notebook(path, tmp_path / "out.ipynb", {})
+    text = str(error.value)
+    assert "broken.ipynb failed in cell 2 (`raise ValueError('boom')`)" in text and "ValueError: boom" in text
+    assert str(tmp_path / "out.ipynb") in text  # where the traceback is kept
+
+
+def test_a_missing_task_folder_stops_the_build_before_any_work(tmp_path):
+    from evalkit.config import MissingDataError
 
     data = yaml.safe_load((REPO_ROOT / "profiles" / "test.yaml").read_text())
     data.update(tasks=[str(tmp_path / "no-such-folder")], task_params={}, baseline=None, teaching=None)
@@ -222,36 +246,33 @@ def test_a_failing_notebook_stops_the_build_naming_notebook_cell_and_error(tmp_p
     data["learning_curve"]["baseline"] = False
     path = tmp_path / "broken.yaml"
     path.write_text(yaml.safe_dump(data))
-    with pytest.raises(BookError) as error:
+    with pytest.raises(MissingDataError, match="no-such-folder"):
         build_book(path, output=tmp_path / "book", only=["detailed_results"], html=False)
-    text = str(error.value)
-    assert "detailed_results.ipynb failed in cell" in text and "FileNotFoundError" in text and "no-such-folder" in text
+    assert not (tmp_path / "book" / "book" / "_generated" / "detailed_results.ipynb").exists()
 
 
-def test_progress_announces_each_configuration_and_reports_its_time(tmp_path, capsys):
-    """`evalkit book` tails the kernel's run log: a long step is announced when it starts, timed when it ends."""
-    from evalkit.book import _Progress
+def test_notebooks_are_thin():
+    """Each notebook: the parameters cell, one setup call, then package calls and prose; no definitions."""
+    import ast
 
-    log = tmp_path / "runs.jsonl"
-    log.touch()
-    what = "D2 · musicnn-msd · svm · late · 80 %"
-    with _Progress(log, "detailed_results"):
-        with open(log, "a") as handle:
-            handle.write(json.dumps({"started": True, "what": what, "repetitions": 3}) + "\n")
-            handle.write(json.dumps({"folder": None, "repetitions": 3, "computed": True, "seconds": 41.2,
-                                     "what": what}) + "\n")
-            handle.write(json.dumps({"folder": None, "repetitions": 3, "computed": False, "seconds": 0.1,
-                                     "what": "D2 · mfcc · svm · late · 80 %"}) + "\n")
-    err = capsys.readouterr().err
-    assert f"computing {what} (3×) ..." in err
-    assert f"computed {what} (3×, 41 s)" in err
-    assert "mfcc" not in err  # configurations read from stored results are not announced
+    for name in NOTEBOOKS:
+        notebook = json.loads((REPO_ROOT / "notebooks" / f"{name}.ipynb").read_text())
+        code = [("".join(c["source"]), c["metadata"].get("tags", [])) for c in notebook["cells"] if c["cell_type"] == "code"]
+        assert "parameters" in code[0][1], f"{name}: the first code cell is not the parameters cell"
+        assert f'ek.notebook(profile, page="{name}"' in code[1][0], f"{name}: the second cell is not the setup call"
+        for source, _ in code:
+            tree = ast.parse(source)
+            defined = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Lambda))]
+            assert not defined, f"{name}: defines {type(defined[0]).__name__} in a cell: {source[:80]!r}"
+            assert "filterwarnings" not in source, f"{name}: changes warning filters"
+        if name != "teaching":  # the teaching chapter writes the steps out by hand on purpose
+            assert max(len(s.splitlines()) for s, _ in code[2:]) <= 3, f"{name}: a cell holds page logic"
 
 
 def test_learning_curve_table_shows_single_runs_without_a_spread():
     import pandas as pd
 
-    from evalkit.report import curve_table
+    from evalkit.book.summary import curve_table
 
     runs = pd.DataFrame({"label": ["mfcc", "mfcc", "baseline"], "train_fraction": [0.1, 0.1, 0.1],
                          "repetition": [0, 1, 0], "accuracy": [50.0, 60.0, 30.0], "task": ["D2"] * 3})

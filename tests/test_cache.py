@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from evalkit.cache import EmbeddingCache, extract_embeddings
-from evalkit.embeddings import MFCCExtractor
+from evalkit.embed.cache import EmbeddingCache, extract_embeddings
+from evalkit.embed.handcrafted import MFCCExtractor
 
 
 class CountingMFCC(MFCCExtractor):
@@ -91,7 +91,7 @@ def test_corrupt_entry_is_detected_and_recomputed(tone_task_dir, tmp_path, damag
 
 
 def test_no_cache_and_uncacheable_extractors_write_nothing(tone_task_dir, tmp_path):
-    from evalkit.embeddings import SpectrogramPatches
+    from evalkit.embed.handcrafted import SpectrogramPatches
 
     paths = _paths(tone_task_dir)[:2]
     extract_embeddings(paths, MFCCExtractor(), cache=False, progress=False)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from evalkit import BaselineCNN, DenseClassifier, LinearSVM, get_classifier
-from evalkit.classifiers import class_scores
+from evalkit.learn.classifiers import class_scores
 
 
 def blobs(n=120, dim=20, classes=3, seed=0, spread=1.0):

@@ -33,6 +33,23 @@ def test_help_explains_each_option():
     assert "late: average frame-wise" in out
 
 
-def test_tasks_and_embeddings_listings(capsys):
-    assert main(["tasks"]) == 0 and "D3" in capsys.readouterr().out
-    assert main(["classifiers"]) == 0 and "d512" in capsys.readouterr().out
+def _first_words(text):
+    return {line.split()[0] for line in text.splitlines() if line.strip()}
+
+
+def test_listings_name_every_task_embedding_and_classifier(capsys):
+    from evalkit.data.registry import list_tasks
+    from evalkit.embed.registry import EMBEDDINGS
+    from evalkit.learn.registry import CLASSIFIERS
+
+    assert main(["tasks"]) == 0
+    assert set(list_tasks()) <= _first_words(capsys.readouterr().out)
+    assert main(["embeddings"]) == 0
+    out = capsys.readouterr().out
+    assert set(EMBEDDINGS.names()) <= _first_words(out)
+    for line in out.splitlines():  # an embedding that cannot be built says why and what to install
+        if "unavailable" in line:
+            assert "pip install" in line or "download" in line
+    assert "mfcc" in out and "120 values every 0.5 s" in out
+    assert main(["classifiers"]) == 0
+    assert set(CLASSIFIERS.names()) <= _first_words(capsys.readouterr().out)

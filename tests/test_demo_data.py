@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from evalkit.synth import DEMO_CLASSES, generate_demo_task, render_file
+from evalkit.data.synth import DEMO_CLASSES, generate_demo_task, render_file
 
 
 @pytest.mark.parametrize("task_id", list(DEMO_CLASSES))
@@ -65,3 +65,17 @@ def test_classes_differ_in_their_physics(tmp_path):
 
     assert crest("puckA") > 1.5 * crest("noPuck")
     assert abs(centroid("puckI") - centroid("puckG")) > 100
+
+
+def test_a_demo_task_is_generated_by_prepare_only(tmp_path):
+    from evalkit import get_task
+    from evalkit.config import MissingDataError
+
+    task = get_task("D5", root=tmp_path, files_per_class=2, duration=1.0)
+    assert not task.is_prepared and not (tmp_path / "D5").exists()  # resolving a task generates nothing
+    with pytest.raises(MissingDataError, match="prepare"):
+        task.files()
+    assert task.prepare(progress=False) is task and task.is_prepared
+    files = task.files()
+    assert len(files) == 4 * 3 and {f.label for f in files} == set(DEMO_CLASSES["D5"])  # whole groups of 4 files
+    assert {f.group for f in files} == {"K1/K1_g000", "K2/K2_g000", "K3/K3_g000"}  # from the file names

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from evalkit import get_extractor, load_audio
-from evalkit.embeddings import MUSICNN_LAYERS
+from evalkit.embed.musicnn import MUSICNN_LAYERS
 
 needs_musicnn = pytest.mark.skipif(importlib.util.find_spec("musicnn") is None,
                                    reason="musicnn is not installed (make setup installs it with --no-deps)")
@@ -13,8 +13,21 @@ needs_musicnn = pytest.mark.skipif(importlib.util.find_spec("musicnn") is None,
 
 @pytest.fixture(scope="module")
 def signals(tone_task_dir):
-    paths = sorted(tone_task_dir.rglob("*.wav"))[:3]
-    return [load_audio(p, 16000) for p in paths]  # 2.0 s each
+    """Two recordings of the lowest and two of the highest class of the tone task, 2.0 s each."""
+    paths = [tone_task_dir / label / f"rec{g}__0.wav" for label in ("low", "high") for g in (0, 1)]
+    return [load_audio(p, 16000) for p in paths]
+
+
+@pytest.mark.parametrize("n", [1, 33, 34, 35, 50, 51, 100])
+def test_frame_gives_every_complete_frame_or_one_short_one(n):
+    """The framing of the texture windows and spectrogram patches (librosa.util.frame) against explicit slicing:
+    frames of 34 steps every 16 that fit, and one frame of everything when the input is shorter."""
+    from evalkit.embed.base import frame
+
+    x = np.random.default_rng(n).standard_normal((5, n)).astype(np.float32)
+    expected = np.stack([x[:, s:s + 34] for s in range(0, max(n - 34, 0) + 1, 16)])
+    np.testing.assert_array_equal(frame(x, 34, 16, axis=-1), expected)
+    np.testing.assert_array_equal(frame(x.T, 34, 16, axis=0), expected.transpose(0, 2, 1))  # time first
 
 
 def test_mfcc_shapes_times_and_determinism(signals):
@@ -37,7 +50,7 @@ def test_spectrogram_patches_match_the_baseline_inputs(signals):
 
 
 def load_audio_like(audio, rate):
-    from evalkit.audio import resample
+    from evalkit.data.audio import resample
 
     return resample(audio, 16000, rate)
 
@@ -56,18 +69,23 @@ def test_musicnn_shapes_times_and_determinism(signals, layer):
     np.testing.assert_allclose(times, [0.5, 1.5], atol=0.02)
     assert np.all(np.isfinite(emb)) and emb.std() > 0
     np.testing.assert_allclose(again[0][0], emb, rtol=1e-5, atol=1e-6)
-    # different classes of the tone task give different embeddings
-    assert not np.allclose(out[0][0].mean(0), out[2][0].mean(0), atol=1e-3) or len(out) < 3
+    # the classes differ: the file means of the two classes lie further apart than the files of one class
+    means = np.array([e.mean(axis=0) for e, _ in out])
+    low, high = means[:2], means[2:]
+    between = np.linalg.norm(low.mean(axis=0) - high.mean(axis=0))
+    within = max(np.linalg.norm(low[0] - low[1]), np.linalg.norm(high[0] - high[1]))
+    assert between > 1.5 * within, (between, within)
 
 
 @needs_musicnn
-def test_musicnn_models_differ_and_pad_short_input(signals):
-    msd = get_extractor("musicnn-msd")
-    try:
+def test_musicnn_pads_short_input_with_silence_to_one_window(signals):
+    with get_extractor("musicnn-msd") as msd:
         emb, times = msd.extract(signals[0][:4000])  # 0.25 s -> padded to one 1-s window
-    finally:
-        msd.close()
+        padded, _ = msd.extract(np.concatenate([signals[0][:4000], np.zeros(12000, np.float32)]))
+        assert msd._pool is not None
+    assert msd._pool is None  # the end of the with block stopped the worker process
     assert emb.shape == (1, 200) and times.tolist() == [0.5]
+    np.testing.assert_array_equal(emb, padded)
 
 
 @needs_musicnn
@@ -109,3 +127,13 @@ def test_other_layers_of_one_musicnn_pass_are_cached_too(tone_task_dir, tmp_path
     from_cache = extract_embeddings(paths, max_pool, cache=cache, progress=False)
     assert from_cache[0][0].shape == (2, 753)
     np.testing.assert_array_equal(from_cache[0][1], first[0][1])  # same frames
+
+
+def test_musicnn_without_its_package_says_what_to_install(monkeypatch):
+    import sys
+
+    from evalkit.config import MissingPackageError
+
+    monkeypatch.setitem(sys.modules, "musicnn", None)  # as if not installed
+    with pytest.raises(MissingPackageError, match=r"'musicnn'.*pip install --no-deps musicnn==0.1.0"):
+        get_extractor("musicnn-msd")

@@ -4,8 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evalkit.fusion import frame_table, late_fusion, pool_embeddings
-from evalkit.metrics import balanced_file_accuracy, confusion_matrix_percent, mean_confusion
+from evalkit.config import ParameterError
+from evalkit.learn.fusion import frame_table, late_fusion, pool_embeddings
+from evalkit.learn.metrics import balanced_file_accuracy, confusion_matrix_percent, mean_confusion
 
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "reference"
 
@@ -25,8 +26,33 @@ def test_confusion_matrix_rows_are_percent_of_true_class():
     # a class without test files has a NaN row and is left out of the accuracy
     m = confusion_matrix_percent(["a"], ["b"], ["a", "b", "c"])
     assert np.isnan(m[1]).all() and m[0, 1] == 100
-    with pytest.raises(ValueError, match="not among the classes"):
+    with pytest.raises(ParameterError, match="not among the classes.*'z'"):
         confusion_matrix_percent(["a"], ["z"], ["a", "b"])
+    with pytest.raises(ValueError, match="not among the classes.*'x'"):
+        balanced_file_accuracy(["x"], ["a"], ["a", "b"])
+    assert np.isnan(confusion_matrix_percent([], [], ["a", "b"])).all()  # no files: no row
+    np.testing.assert_array_equal(confusion_matrix_percent(["a", "a"], ["a", "a"], ["a"]), [[100.0]])
+
+
+@pytest.mark.filterwarnings("ignore:A single label was found")  # scikit-learn's, on test sets of one class
+def test_metric_is_scikit_learns_balanced_accuracy_and_confusion_matrix():
+    """On random labellings (with classes missing from the test files) the matrix is scikit-learn's row-normalised
+    confusion matrix and the accuracy its balanced accuracy, in percent."""
+    from sklearn.metrics import balanced_accuracy_score, confusion_matrix
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        k, n = int(rng.integers(2, 7)), int(rng.integers(1, 40))
+        classes = [f"c{i}" for i in range(k)]
+        y_true = [classes[i] for i in rng.integers(0, k, n)]
+        y_pred = [y if rng.random() < 0.6 else str(rng.choice(sorted(set(y_true)))) for y in y_true]
+        matrix = confusion_matrix_percent(y_true, y_pred, classes)
+        present = [i for i, c in enumerate(classes) if c in y_true]
+        expected = 100 * confusion_matrix(y_true, y_pred, labels=classes, normalize="true")
+        np.testing.assert_allclose(matrix[present], expected[present], rtol=1e-12)
+        assert np.isnan(np.delete(matrix, present, axis=0)).all()
+        assert balanced_file_accuracy(y_true, y_pred, classes) == pytest.approx(
+            100 * balanced_accuracy_score(y_true, y_pred), rel=1e-12)
 
 
 def test_metric_reproduces_published_table_from_published_confusions():

@@ -11,9 +11,10 @@ import pytest
 import yaml
 
 from conftest import write_tone_task
-from evalkit import cli, paper
+from evalkit import cli
+from evalkit.data import datasets
 from evalkit.config import REPO_ROOT
-from evalkit.synth import DEMO_CLASSES
+from evalkit.data.synth import DEMO_CLASSES
 
 #: The demo tasks D1–D6 carry the classes of the published tables (data/reference/README.md); the paper's
 #: manifests must name the same ones.
@@ -29,16 +30,16 @@ def data_home(tmp_path, monkeypatch):
 
 def make_copy(root: Path, task_id: str, files_per_group=2, groups=2) -> Path:
     """A tree in the manifest's layout with tones as audio: <root>/<class>/<recording>_<k>.wav."""
-    classes = paper.load_manifest(task_id)["classes"]
+    classes = datasets.load_manifest(task_id)["classes"]
     write_tone_task(root, classes=classes, groups=groups, files_per_group=files_per_group, duration=0.5)
     for wav in root.rglob("*.wav"):  # the tone writer names files rec<g>__<k>; use the paper-style <rec>_<k>
         wav.rename(wav.with_name(wav.name.replace("__", "_")))
     return root
 
 
-@pytest.mark.parametrize("task_id", paper.PAPER_TASK_IDS)
+@pytest.mark.parametrize("task_id", datasets.PAPER_TASK_IDS)
 def test_manifests_parse_and_name_the_published_classes(task_id):
-    manifest = paper.load_manifest(task_id)
+    manifest = datasets.load_manifest(task_id)
     assert manifest["id"] == task_id
     assert manifest["classes"] == REFERENCE_CLASSES[task_id]
     assert manifest["source"]["availability"] and manifest["source"]["how_to_get"]
@@ -53,14 +54,14 @@ def test_manifests_parse_and_name_the_published_classes(task_id):
     ("T4", "stresstest_7", "stresstest"), ("T5", "rec07_3", "rec07"), ("T6", "rec07_3", "rec07"),
 ])
 def test_group_rules_give_the_groups_their_manifests_document(task_id, stem, group):
-    manifest = paper.load_manifest(task_id)
+    manifest = datasets.load_manifest(task_id)
     assert re.search(manifest["group_pattern"], stem).group(1) == group
     assert f"{stem}.wav -> {group}" in " ".join(manifest["group_rule"].split())  # the example is documented
 
 
 def test_label_and_group_rules_on_a_tree_in_the_manifest_layout(tmp_path, data_home):
     root = make_copy(tmp_path / "T4copy", "T4", files_per_group=3, groups=2)
-    task = paper.paper_task("T4", root=root)
+    task = datasets.paper_task("T4", root=root)
     files = task.files()
     assert task.id == "T4" and task.classes == REFERENCE_CLASSES["T4"]
     assert len(files) == 3 * 2 * 3
@@ -72,20 +73,20 @@ def test_label_and_group_rules_on_a_tree_in_the_manifest_layout(tmp_path, data_h
 
 def test_a_missing_copy_says_what_to_download_from_where_and_where_to_put_it(data_home):
     with pytest.raises(FileNotFoundError) as error:
-        paper.paper_task("T1")
+        datasets.paper_task("T1")
     message = str(error.value)
     assert "https://doi.org/10.5281/zenodo.3965447" in message
     assert str(data_home / "paper" / "T1") in message and "evalkit data link T1" in message
     with pytest.raises(FileNotFoundError, match="on request"):
-        paper.fetch("T5")  # not downloadable: says so and whom to ask
+        datasets.fetch("T5")  # not downloadable: says so and whom to ask
 
 
 def test_a_copy_missing_a_class_is_reported_as_wrong(tmp_path, data_home):
     root = make_copy(tmp_path / "T5copy", "T5")
     shutil.rmtree(root / "K2")
     with pytest.raises(ValueError, match="K2"):
-        paper.link("T5", root)
-    report = paper.check_task("T5")
+        datasets.link("T5", root)
+    report = datasets.check_task("T5")
     assert report["status"] == "missing"  # nothing was linked
 
 
@@ -121,7 +122,7 @@ def test_a_download_with_a_wrong_checksum_is_rejected_and_deleted(archive, tmp_p
     path, _ = archive
     target = tmp_path / "dl" / "pucks.zip"
     with pytest.raises(ValueError, match="checksum mismatch"):
-        paper.download(path.as_uri(), target, sha256="0" * 64, progress=False)
+        datasets.download(path.as_uri(), target, sha256="0" * 64, progress=False)
     assert not target.exists() and not target.with_name("pucks.zip.part").exists()
 
 
@@ -132,19 +133,33 @@ def test_a_partial_download_resumes_where_it_stopped(archive, tmp_path):
     target.parent.mkdir()
     half = len(data) // 2
     target.with_name("pucks.zip.part").write_bytes(data[:half])  # an interrupted earlier download
-    transferred = paper.download(path.as_uri(), target, sha256=digest, progress=False)
+    transferred = datasets.download(path.as_uri(), target, sha256=digest, progress=False)
     assert transferred == len(data) - half
+    assert target.read_bytes() == data
+
+
+def test_a_corrupt_partial_download_fails_the_checksum_and_the_next_attempt_starts_over(archive, tmp_path):
+    path, digest = archive
+    data = path.read_bytes()
+    target = tmp_path / "dl" / "pucks.zip"
+    target.parent.mkdir()
+    part = target.with_name("pucks.zip.part")
+    part.write_bytes(b"\0" * (len(data) // 3))  # not the start of the archive
+    with pytest.raises(ValueError, match="sha256 checksum mismatch"):
+        datasets.download(path.as_uri(), target, sha256=digest, progress=False)
+    assert not part.exists() and not target.exists()
+    assert datasets.download(path.as_uri(), target, md5=hashlib.md5(data).hexdigest(), progress=False) == len(data)
     assert target.read_bytes() == data
 
 
 def test_fetch_downloads_verifies_and_unpacks_into_the_data_folder(archive, data_home, monkeypatch):
     path, digest = archive
-    manifest = paper.load_manifest("T6")
+    manifest = datasets.load_manifest("T6")
     manifest["archives"] = [{"url": path.as_uri(), "sha256": digest, "subfolder": "pucks"}]
-    monkeypatch.setattr(paper, "load_manifest", lambda task_id: manifest)
-    root = paper.fetch("T6", progress=False)
+    monkeypatch.setattr(datasets, "load_manifest", lambda task_id: manifest)
+    root = datasets.fetch("T6", progress=False)
     assert root == data_home / "paper" / "T6"
-    assert paper.check_task("T6")["status"] == "present"
+    assert datasets.check_task("T6")["status"] == "present"
     assert sorted(p.name for p in root.iterdir()) == sorted(REFERENCE_CLASSES["T6"])
 
 
@@ -164,12 +179,12 @@ def engine_archive(tmp_path, splits=("train_cut", "test_cut")) -> tuple[Path, st
 
 def test_fetch_rearranges_an_archive_organised_by_split_into_class_folders(tmp_path, data_home, monkeypatch):
     path, md5 = engine_archive(tmp_path)
-    manifest = paper.load_manifest("T4")
+    manifest = datasets.load_manifest("T4")
     assert manifest["class_folders"] == ["train_cut/{class}", "test_cut/{class}"]  # the released zip's layout
     manifest["archives"] = [{**manifest["archives"][0], "url": path.as_uri(), "md5": md5}]
-    monkeypatch.setattr(paper, "load_manifest", lambda task_id: manifest)
-    root = paper.fetch("T4", progress=False)
-    files = paper.paper_task("T4").files()
+    monkeypatch.setattr(datasets, "load_manifest", lambda task_id: manifest)
+    root = datasets.fetch("T4", progress=False)
+    files = datasets.paper_task("T4").files()
     assert sorted(p.name for p in root.iterdir()) == REFERENCE_CLASSES["T4"]
     assert {f.path.relative_to(root).parts[:2] for f in files} == {
         (c, s) for c in REFERENCE_CLASSES["T4"] for s in ("train_cut", "test_cut")}
@@ -180,21 +195,21 @@ def test_fetch_rearranges_an_archive_organised_by_split_into_class_folders(tmp_p
 
 def test_fetch_of_an_archive_without_a_split_names_the_missing_folder(tmp_path, data_home, monkeypatch):
     path, md5 = engine_archive(tmp_path, splits=("train_cut",))
-    manifest = paper.load_manifest("T4")
+    manifest = datasets.load_manifest("T4")
     manifest["archives"] = [{**manifest["archives"][0], "url": path.as_uri(), "md5": md5}]
-    monkeypatch.setattr(paper, "load_manifest", lambda task_id: manifest)
+    monkeypatch.setattr(datasets, "load_manifest", lambda task_id: manifest)
     with pytest.raises(ValueError, match=r"no folder test_cut/engine1_good \(its top level holds: train_cut\)"):
-        paper.fetch("T4", progress=False)
+        datasets.fetch("T4", progress=False)
     assert not (data_home / "paper" / "T4").exists()  # nothing half-unpacked is left as the task's data
 
 
 def test_a_checksum_mismatch_says_where_the_manifest_checksum_came_from(tmp_path, data_home, monkeypatch):
     path, _ = engine_archive(tmp_path)
-    manifest = paper.load_manifest("T4")
+    manifest = datasets.load_manifest("T4")
     manifest["archives"] = [{**manifest["archives"][0], "url": path.as_uri()}]  # the manifest's md5: another file
-    monkeypatch.setattr(paper, "load_manifest", lambda task_id: manifest)
+    monkeypatch.setattr(datasets, "load_manifest", lambda task_id: manifest)
     with pytest.raises(ValueError, match="md5 checksum mismatch") as error:
-        paper.fetch("T4", progress=False)
+        datasets.fetch("T4", progress=False)
     assert "third-party download code" in str(error.value) and "evalkit data link T4" in str(error.value)
 
 
@@ -206,49 +221,65 @@ def test_book_on_the_paper_profile_lists_everything_missing_before_any_work(data
     monkeypatch.setitem(__import__("sys").modules, "openl3", None)
     monkeypatch.setitem(__import__("sys").modules, "tensorflow_hub", None)
     monkeypatch.setitem(__import__("sys").modules, "torch", None)
-    with pytest.raises(SystemExit) as stopped:
-        cli.main(["book", "--profile", "paper", "--no-html", "--output", str(data_home / "book")])
-    assert stopped.value.code not in (0, None)
+    assert cli.main(["book", "--profile", "paper", "--no-html", "--output", str(data_home / "book")]) == 2
     err = capsys.readouterr().err
-    for task_id in paper.PAPER_TASK_IDS:
+    for task_id in datasets.PAPER_TASK_IDS:
         assert f"data {task_id} (missing)" in err
     for package in ("openl3", "tensorflow_hub", "torch"):
         assert f"'{package}', which is not installed" in err
     assert "running" not in err and not list((data_home / "book").rglob("*.ipynb"))  # no notebook ran
 
 
-def test_compute_estimate_counts_files_audio_extractions_and_fits(tmp_path, data_home):
-    from evalkit.profiles import validate
+SMALL_PROFILE = {
+    "name": "small", "repetitions": 3, "seed": 0,
+    "embeddings": {"mfcc": "mfcc"}, "classifiers": ["svm", "d128"],
+    "baseline": {"default": {"embedding": "spectrogram(kind=linear)", "classifier": "cnn(epochs=2)"}},
+    "baseline_repetitions": 1,
+    "tables": {"I": {"embeddings": ["mfcc"], "train_fraction": 0.8, "fusion": "late", "baseline": True},
+               "III": {"embeddings": ["mfcc"], "train_fraction": 0.8, "fusion": ["late", "early"]}},
+}
+
+
+def test_estimate_counts_files_audio_extractions_and_fits(tmp_path, data_home):
+    from evalkit.book.plan import plan
+    from evalkit.book.preflight import describe_estimate, estimate
+    from evalkit.book.profiles import validate
 
     for task_id in ("T3", "T4"):
-        paper.link(task_id, make_copy(tmp_path / task_id, task_id, files_per_group=2, groups=2))
-    profile = validate({
-        "name": "small", "tasks": ["T3", "T4", "T5"], "repetitions": 3, "seed": 0,
-        "embeddings": {"mfcc": "mfcc"}, "classifiers": ["svm", "d128"],
-        "baseline": {"default": {"embedding": "spectrogram(kind=linear)", "classifier": "cnn(epochs=2)"}},
-        "baseline_repetitions": 1,
-        "tables": {"I": {"embeddings": ["mfcc"], "train_fraction": 0.8, "fusion": "late", "baseline": True},
-                   "III": {"embeddings": ["mfcc"], "train_fraction": 0.8, "fusion": ["late", "early"]}},
-    })
-    estimate = paper.compute_estimate(profile)
-    assert estimate["missing"] == ["T5"]
+        datasets.link(task_id, make_copy(tmp_path / task_id, task_id, files_per_group=2, groups=2))
+    profile = validate({**SMALL_PROFILE, "tasks": ["T3", "T4"]})
+    estimate = estimate(profile, plan(profile))
+    assert estimate["missing"] == []
     assert estimate["tasks"]["T3"]["files"] == 4 * 2 * 2 and estimate["tasks"]["T4"]["files"] == 3 * 2 * 2
     assert abs(estimate["tasks"]["T3"]["hours"] - 16 * 0.5 / 3600) < 1e-6  # 0.5 s tones
-    assert estimate["extractions"] == 3 * 2  # mfcc + the CNN's spectrogram patches, per task
-    # per task: svm/d128 × late (shared by I and III) + svm/d128 × early, 3 repetitions each; one CNN run
-    assert estimate["fits"] == 3 * (4 * 3 + 1) and estimate["cnn_fits"] == 3
+    assert estimate["extractions"] == 2 * 2  # mfcc + the CNN's spectrogram patches, per task
+    # per task: tables I and III: svm/d128 x late/early at 80 % (3 repetitions each) and the CNN at 80 %; the
+    # detailed results: the svm and the CNN at 10 % as well; the teaching example (on the second task, T4): the svm
+    # and the CNN at 40 %, one repetition each
+    assert estimate["fits"] == 2 * (4 * 3 + 1 + 3 + 1) + 2 and estimate["cnn_fits"] == 2 * 2 + 1
     import tensorflow as tf
 
     gpus = len(tf.config.list_physical_devices("GPU"))
-    assert estimate["gpus"] == gpus and f"(it sees {gpus})" in paper.describe_estimate(estimate)
+    assert estimate["gpus"] == gpus and f"(it sees {gpus})" in describe_estimate(estimate)
+
+
+def test_estimate_lists_tasks_without_data_as_missing(tmp_path, data_home):
+    from evalkit.book.plan import plan
+    from evalkit.book.preflight import estimate
+    from evalkit.book.profiles import validate
+
+    datasets.link("T3", make_copy(tmp_path / "T3", "T3"))
+    profile = validate({**SMALL_PROFILE, "tasks": ["T3", "T5"]})
+    result = estimate(profile, plan(profile))
+    assert result["missing"] == ["T5"] and list(result["tasks"]) == ["T3"]
 
 
 @pytest.fixture
 def vggish_profile(tmp_path, data_home):
-    from evalkit.profiles import validate
+    from evalkit.book.profiles import validate
 
     for task_id in ("T4", "T5"):
-        paper.link(task_id, make_copy(tmp_path / task_id, task_id))
+        datasets.link(task_id, make_copy(tmp_path / task_id, task_id))
     return validate({"name": "v", "tasks": ["T4", "T5"], "repetitions": 2, "seed": 0, "classifiers": ["svm"],
                      "embeddings": {"vggish": "vggish(postprocess=true)", "vggish-raw": "vggish(postprocess=false)"},
                      "tables": {"I": {"embeddings": ["vggish", "vggish-raw"], "train_fraction": 0.8}}})
@@ -257,14 +288,17 @@ def vggish_profile(tmp_path, data_home):
 def test_vggish_chance_runs_cross_post_processing_with_feature_scaling(vggish_profile, monkeypatch):
     import pandas as pd
 
-    from evalkit.profiles import Profile
-    from evalkit.report import vggish_chance_runs
+    from evalkit.book.plan import vggish_runs
+    from evalkit.book.profile import Profile
+    from evalkit.book.vggish import vggish_chance_runs
 
     calls = []
 
-    def run(self, task, label, classifier, train_fraction):
+    def run(self, task, embedding, classifier, *, train_fraction, label, **kwargs):
+        assert embedding == self.spec(label)
         calls.append((task, label, classifier, train_fraction))
-        return pd.DataFrame({"task": [task], "label": [label], "accuracy": [50.0]})
+        return pd.DataFrame({"task": [task], "label": [label], "classifier": [classifier], "fusion": [kwargs["fusion"]],
+                             "accuracy": [50.0]})
 
     monkeypatch.setattr(Profile, "run", run)
     runs = vggish_chance_runs(vggish_profile)
@@ -272,7 +306,7 @@ def test_vggish_chance_runs_cross_post_processing_with_feature_scaling(vggish_pr
                      for clf in ("svm", "svm(scale=false)")]
     assert list(runs["postprocess"]) == [True, True, False, False] * 2
     assert list(runs["scaled"]) == [True, False] * 4
-    assert vggish_chance_runs(vggish_profile, tasks=("T6",)).empty  # none of the profile's tasks
+    assert vggish_runs(vggish_profile, tasks=("T6",)) == []  # none of the profile's tasks
 
 
 @pytest.mark.parametrize("accuracy,verdict", [
@@ -287,7 +321,7 @@ def test_vggish_chance_runs_cross_post_processing_with_feature_scaling(vggish_pr
 def test_the_book_says_whether_post_processing_or_scaling_explains_vggish_at_chance(vggish_profile, accuracy, verdict):
     import pandas as pd
 
-    from evalkit.report import vggish_chance_html
+    from evalkit.book.vggish import vggish_chance_html
 
     runs = pd.DataFrame([{"task": task, "postprocess": post, "scaled": scaled, "accuracy": value}
                          for task in ("T4", "T5") for (post, scaled), value in accuracy.items()])

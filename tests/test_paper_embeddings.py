@@ -1,5 +1,6 @@
 """The paper's embedding adapters: argument plumbing and output contract with the heavy package replaced by a
-small fake module at the import boundary, and the message a user gets without the package."""
+small fake module at the import boundary, the model each extractor owns (loaded once on first use, released by
+``close()``), and the message a user gets without the package."""
 from __future__ import annotations
 
 import sys
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 import evalkit as ek
-from evalkit import paper_embeddings
+from evalkit.embed import kumar, vggish
 
 
 def openl3_frames(n_samples, hop_size):
@@ -46,7 +47,6 @@ def fake_openl3(monkeypatch):
     models.load_audio_embedding_model = load_audio_embedding_model
     module = types.SimpleNamespace(models=models, get_audio_embedding=get_audio_embedding, __version__="0.4.2")
     monkeypatch.setitem(sys.modules, "openl3", module)
-    monkeypatch.setattr(paper_embeddings, "_OPENL3_MODELS", {})
     return calls
 
 
@@ -70,9 +70,23 @@ def test_openl3_plumbing_and_output_contract(fake_openl3, tone_task_dir, tmp_pat
     assert [c["n"] for c in fake_openl3["embed"]] == [3]  # one batched call for all files
     call = fake_openl3["embed"][0]
     assert call["srs"] == [48000] * 3 and call["hop"] == 0.1 and call["center"] is True
-    assert call["model"] == ("model", "mel256", "env", 6144)  # the shared model, not a configuration to load
-    ek.get_extractor("openl3(content=env, embedding_size=6144)").model()
-    assert len(fake_openl3["load"]) == 1  # the model is loaded once per process and shared
+    assert call["model"] == ("model", "mel256", "env", 6144)  # the loaded model, not a configuration to load
+    extractor.extract_batch([np.zeros(48000, np.float32)])
+    assert extractor.model() is call["model"] and len(fake_openl3["load"]) == 1  # loaded once, on first use
+
+
+def test_openl3_extractor_owns_its_model_and_close_releases_it(fake_openl3):
+    extractor = ek.get_extractor("openl3")
+    assert fake_openl3["load"] == []  # building loads nothing
+    model = extractor.model()
+    assert extractor.model() is model and len(fake_openl3["load"]) == 1
+    extractor.close()
+    assert extractor._model is None  # released
+    assert extractor.model() is not model and len(fake_openl3["load"]) == 2  # loaded again when needed
+    with ek.get_extractor("openl3") as other:  # another extractor has a model of its own
+        other.extract(np.zeros(48000, np.float32))
+        assert other._model is not None and len(fake_openl3["load"]) == 3
+    assert other._model is None  # the with block closed it
 
 
 def test_openl3_leaves_short_signals_to_openl3(fake_openl3):
@@ -121,7 +135,6 @@ def fake_hub(monkeypatch):
         return vggish
 
     monkeypatch.setitem(sys.modules, "tensorflow_hub", types.SimpleNamespace(load=load, __version__="0.15.0"))
-    monkeypatch.setattr(paper_embeddings, "_VGGISH_MODELS", {})
     return loads
 
 
@@ -143,7 +156,19 @@ def test_vggish_raw_and_post_processed_outputs(fake_hub, tone_task_dir, tmp_path
     post, _ = ek.get_extractor(f"vggish(pca_params={tmp_path / 'pca.npz'})").extract(audio)
     assert post.dtype == np.float32 and post.min() == 0 and post.max() == 255  # clipped at ±2, 8-bit levels
     assert np.array_equal(post, released_postprocess(raw, np.eye(128), np.zeros(128)))
-    assert fake_hub == [paper_embeddings.VGGISH_HUB_URL]  # loaded once, shared by both extractors
+    assert fake_hub == [vggish.VGGISH_HUB_URL] * 2  # each extractor loaded its own model
+
+
+def test_vggish_loads_its_model_once_and_close_releases_it(fake_hub):
+    extractor = ek.get_extractor("vggish-raw")
+    assert fake_hub == []  # building loads nothing
+    for n in (16000, 32000):
+        extractor.extract(np.zeros(n, dtype=np.float32))
+    assert fake_hub == [vggish.VGGISH_HUB_URL]  # two extractions, one load
+    extractor.close()
+    assert extractor._model is None
+    extractor.extract(np.zeros(16000, dtype=np.float32))
+    assert len(fake_hub) == 2  # loaded again after close()
 
 
 def test_vggish_pads_short_signals_to_one_frame(fake_hub):
@@ -157,7 +182,7 @@ def test_vggish_pads_short_signals_to_one_frame(fake_hub):
 def test_vggish_post_processing_needs_the_released_pca_parameters(fake_hub, tmp_path):
     with pytest.raises(FileNotFoundError, match="vggish_pca_params.npz") as error:
         ek.get_extractor(f"vggish(pca_params={tmp_path / 'missing.npz'})")
-    assert paper_embeddings.VGGISH_PCA_URL in str(error.value) and "vggish-raw" in str(error.value)
+    assert vggish.VGGISH_PCA_URL in str(error.value) and "vggish-raw" in str(error.value)
     np.savez(tmp_path / "other.npz", pca_eigen_vectors=np.eye(64), pca_means=np.zeros(64))
     with pytest.raises(ValueError, match="not the released"):
         ek.get_extractor(f"vggish(pca_params={tmp_path / 'other.npz'})")
@@ -168,21 +193,21 @@ def test_vggish_postprocess_is_the_released_one():
     x, vectors, means = rng.standard_normal((40, 128)), rng.standard_normal((128, 128)) * 0.1, rng.standard_normal(128)
     expected = released_postprocess(x, vectors, means)
     for m in (means, means[:, None]):
-        got = paper_embeddings.vggish_postprocess(x, vectors, m)
+        got = vggish.vggish_postprocess(x, vectors, m)
         assert got.dtype == np.float32 and np.array_equal(got, expected)
     # the release truncates (uint8 cast), it does not round: 0 -> 127.5 -> 127, 1.999 -> 254.94 -> 254
-    levels = paper_embeddings.vggish_postprocess(np.array([[0.0, 1.999, -2.5, 2.0] + [0.0] * 124]), np.eye(128),
+    levels = vggish.vggish_postprocess(np.array([[0.0, 1.999, -2.5, 2.0] + [0.0] * 124]), np.eye(128),
                                                  np.zeros(128))
     assert levels[0, :4].tolist() == [127, 254, 0, 255]
     with pytest.raises(ValueError, match="do not fit"):
-        paper_embeddings.vggish_postprocess(x[:, :64], vectors, means)
+        vggish.vggish_postprocess(x[:, :64], vectors, means)
 
 
 def fake_kumar_state(rng, prefix="module."):
     """A state dict shaped like the released weak_mxh64_1024 weights (random values, fake tensors)."""
     tensor = lambda a: types.SimpleNamespace(numpy=lambda: a)  # noqa: E731 - what torch.load returns, minimally
     state = {}
-    for name, c_in, c_out, k, _ in paper_embeddings._KUMAR_CONVS:
+    for name, c_in, c_out, k, _ in kumar._KUMAR_CONVS:
         state[f"{prefix}{name}.0.weight"] = tensor(rng.standard_normal((c_out, c_in, k, k)) * np.sqrt(2 / (c_in * k * k)))
         state[f"{prefix}{name}.0.bias"] = tensor(np.zeros(c_out))
         for key, value in (("weight", np.ones(c_out)), ("bias", np.zeros(c_out)), ("running_mean", np.zeros(c_out)),
@@ -201,8 +226,7 @@ def fake_torch(monkeypatch, tmp_path):
         return state
 
     monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(load=load))
-    monkeypatch.setattr(paper_embeddings, "_KUMAR_MODELS", {})
-    weights = tmp_path / paper_embeddings.KUMAR_WEIGHTS
+    weights = tmp_path / kumar.KUMAR_WEIGHTS
     weights.write_bytes(b"released weights stand-in")
     return weights, loads, state
 
@@ -232,7 +256,11 @@ def test_kumar_network_plumbing_and_output_contract(fake_torch):
     assert np.all(embeddings >= 0) and embeddings.std() > 0  # averaged ReLU outputs of a working network
     short, short_times = extractor.extract(audio[:44100])  # shorter than a patch: zero-padded to one
     assert short.shape == (1, 1024) and np.allclose(short_times, 63.5 * 512 / 44100)
-    assert len(loads) == 1 and loads[0][1] == "cpu"  # the weights are read once per process
+    assert len(loads) == 1 and loads[0][1] == "cpu"  # two extractions, the weights read once
+    extractor.close()
+    assert extractor._model is None  # the network is released
+    again, _ = extractor.extract(audio)
+    assert len(loads) == 2 and np.array_equal(again, embeddings)  # rebuilt from the weights: the same network
 
 
 def test_kumar_patches_are_the_authors_log_mel_on_a_one_second_grid(fake_torch):
@@ -291,10 +319,9 @@ def test_kumar_keras_network_equals_the_pytorch_reference(tmp_path, monkeypatch)
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.weight.uniform_(0.5, 1.5), module.bias.normal_(0, 0.1)
                 module.running_mean.normal_(0, 0.1), module.running_var.uniform_(0.01, 1.0)
-    weights = tmp_path / paper_embeddings.KUMAR_WEIGHTS
+    weights = tmp_path / kumar.KUMAR_WEIGHTS
     # saved as the release was, from nn.DataParallel: every key prefixed with "module."
     torch.save({f"module.{k}": v for k, v in net.state_dict().items()}, weights)
-    monkeypatch.setattr(paper_embeddings, "_KUMAR_MODELS", {})
     extractor = ek.get_extractor(f"kumar(weights={weights})")
 
     audio = tone(4)

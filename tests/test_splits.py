@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from evalkit.experiments import split_files
+from evalkit.learn.splits import split_files
 
 
 def _data(n_classes=4, groups_per_class=10, files_per_group=4):

@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from ..config import EvalkitError
+
 #: File endings treated as audio when scanning class folders.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 
 
-class AudioError(ValueError):
+class AudioError(EvalkitError, ValueError):
     """An audio file cannot be used; the message names the file and the problem."""
 
 

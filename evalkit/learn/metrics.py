@@ -7,6 +7,9 @@ guess scores 1 / n_classes whatever the class sizes.
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import confusion_matrix
+
+from ..config import ParameterError
 
 
 def confusion_matrix_percent(y_true, y_pred, classes) -> np.ndarray:
@@ -23,14 +26,22 @@ def confusion_matrix_percent(y_true, y_pred, classes) -> np.ndarray:
     np.ndarray, shape (n_classes, n_classes)
         ``[i, j]`` = percent of the files of class i predicted as class j; rows of classes absent
         from ``y_true`` are NaN.
+
+    Raises
+    ------
+    ParameterError
+        A label of ``y_true`` or ``y_pred`` is not among ``classes``.
     """
-    index = {c: i for i, c in enumerate(classes)}
-    unknown = sorted({str(y) for y in list(y_true) + list(y_pred)} - set(index))
+    classes = list(classes)
+    unknown = sorted({str(y) for y in list(y_true) + list(y_pred)} - set(classes))
     if unknown:
-        raise ValueError(f"labels not among the classes {list(classes)}: {unknown}")
-    counts = np.zeros((len(classes), len(classes)))
-    for t, p in zip(y_true, y_pred):
-        counts[index[t], index[p]] += 1
+        raise ParameterError(f"labels not among the classes {classes}: {unknown}")
+    if len(y_true) == 0:  # scikit-learn rejects empty input; no files: every row is NaN
+        counts = np.zeros((len(classes), len(classes)))
+    elif len(classes) == 1:  # every file is of the one class (scikit-learn warns about a 1 x 1 matrix)
+        counts = np.full((1, 1), float(len(y_true)))
+    else:
+        counts = confusion_matrix(y_true, y_pred, labels=classes).astype(float)
     totals = counts.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(totals > 0, 100.0 * counts / totals, np.nan)
@@ -39,7 +50,11 @@ def confusion_matrix_percent(y_true, y_pred, classes) -> np.ndarray:
 def balanced_file_accuracy(y_true, y_pred, classes=None) -> float:
     """Mean per-class recall over files, in percent (the paper's accuracy).
 
-    Classes without test files are left out of the mean.
+    Classes without test files are left out of the mean. This is what ``100 *
+    sklearn.metrics.balanced_accuracy_score(y_true, y_pred)`` computes, up to rounding: the mean of the diagonal of
+    :func:`confusion_matrix_percent` is used instead, so that accuracies stay bit-identical to the results stored
+    by earlier versions (scikit-learn divides before scaling to percent, which differs in the last bit in about
+    half of all cases).
     """
     classes = sorted(set(y_true)) if classes is None else list(classes)
     matrix = confusion_matrix_percent(y_true, y_pred, classes)

@@ -1,29 +1,31 @@
-"""Splits and experiments: train on a share of a task's files, test on a fixed 20 % of recordings.
+"""Experiments: train on a share of a task's files, test on a fixed 20 % of its recordings.
 
-:func:`run_experiment` runs one configuration (task × embedding × classifier × fusion × training
-share) for several repetitions and stores every finished repetition under the results folder, keyed
-by everything that determines it, so reruns skip finished work and an interrupted run resumes.
+:func:`run_experiment` runs one configuration (task × embedding × classifier × fusion × training share) for several
+repetitions and keeps every finished repetition in a :class:`~evalkit.learn.store.ResultStore`, keyed by everything
+that determines it (:func:`experiment_key`), so reruns skip finished work and an interrupted run resumes.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
-from .cache import EmbeddingCache, extract_embeddings
-from .classifiers import class_scores, classifier_spec, get_classifier
-from .config import results_dir as default_results_dir
-from .embeddings import get_extractor
+from ..config import ParameterError
+from ..data.registry import get_task
+from ..data.tasks import Task
+from ..embed.cache import EmbeddingCache, extract_embeddings
+from ..embed.registry import get_extractor
+from .classifiers import class_scores
 from .fusion import frame_table, late_fusion, pool_embeddings
 from .metrics import balanced_file_accuracy, confusion_matrix_percent
-from .tasks import Task, get_task
+from .registry import classifier_spec, get_classifier
+from .splits import split_files
+from .store import ResultStore
 
 #: Bump when a change to evalkit (splits, classifiers, fusion, metric) changes results, so stored results are not
 #: reused. 2: batch-norm momentum 0.9 in the Han CNN.
@@ -31,71 +33,8 @@ RESULTS_VERSION = "2"
 FUSIONS = ("late", "early")
 
 
-def _rng(*keys) -> np.random.Generator:
-    """A generator seeded from any mix of ints and strings (stable across runs and platforms)."""
-    digest = hashlib.sha256(json.dumps(keys).encode()).digest()
-    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
-
-
-def split_files(labels, groups, *, seed: int, test_size: float = 0.2, train_fraction: float = 0.8,
-                classes=None) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified, group-aware split into training and test files.
-
-    The test set takes whole groups of each class until it holds at least ``test_size`` of the
-    class's files; it depends only on ``seed``, so every training share of a repetition is tested on
-    the same files. Training files are then drawn per class from the remaining files:
-    ``train_fraction`` of the class's files in the whole data set (0.8 with a 20 % test set: all of
-    them). Smaller shares are subsets of larger ones for the same seed.
-
-    Parameters
-    ----------
-    labels, groups : sequence, shape (n_files,)
-    seed : int
-    test_size : float
-        Share of each class's files in the test set (by whole groups).
-    train_fraction : float
-        Share of each class's files used for training, relative to the whole data set.
-
-    Returns
-    -------
-    train, test : np.ndarray of int
-        Sorted file indices.
-
-    Raises
-    ------
-    ValueError
-        A class has too few groups or files for the split (named in the message).
-    """
-    labels, groups = np.asarray(labels), np.asarray(groups)
-    if not 0 < test_size < 1 or not 0 < train_fraction <= 1:
-        raise ValueError(f"test_size and train_fraction must lie in (0, 1); got {test_size}, {train_fraction}")
-    if train_fraction > 1 - test_size + 1e-9:
-        raise ValueError(f"train_fraction {train_fraction} + test_size {test_size} exceed the data set")
-    classes = sorted(set(labels)) if classes is None else list(classes)
-    train, test = [], []
-    for label in classes:
-        idx = np.flatnonzero(labels == label)
-        class_groups = sorted(set(groups[idx]))
-        if len(class_groups) < 2:
-            raise ValueError(f"class {label!r} has {len(idx)} file(s) in {len(class_groups)} recording group(s); "
-                             "a train/test split needs at least two groups per class")
-        order = _rng("test", seed, str(label)).permutation(len(class_groups))
-        target = max(1, int(round(test_size * len(idx))))
-        test_groups, n_test = set(), 0
-        for g in order:
-            if n_test >= target or len(test_groups) == len(class_groups) - 1:
-                break
-            test_groups.add(class_groups[g])
-            n_test += int(np.sum(groups[idx] == class_groups[g]))
-        pool = np.array([i for i in idx if groups[i] not in test_groups])
-        n_train = min(len(pool), max(1, int(round(train_fraction * len(idx)))))
-        pool = pool[_rng("train", seed, str(label)).permutation(len(pool))]
-        train.extend(pool[:n_train])
-        test.extend(i for i in idx if groups[i] in test_groups)
-    return np.sort(np.array(train, dtype=int)), np.sort(np.array(test, dtype=int))
-
-
-def _task_fingerprint(task: Task) -> str:
+def task_fingerprint(task: Task) -> str:
+    """16 hex identifying a task's files (relative paths, labels, groups, sizes): new or changed data change it."""
     files = task.files()
     base = os.path.commonpath([str(f.path) for f in files]) if files else ""
     items = [(os.path.relpath(f.path, base), f.label, f.group, f.path.stat().st_size) for f in files]
@@ -103,20 +42,13 @@ def _task_fingerprint(task: Task) -> str:
 
 
 def experiment_key(task: Task, extractor, classifier: str, fusion: str, pooling: str, train_fraction: float,
-                   test_size: float, seed: int) -> dict:
-    """Everything that determines a repetition's result (its hash names the results folder)."""
-    return {"task": task.id, "task_files": _task_fingerprint(task), "embedding": json.loads(extractor.identity),
+                   test_size: float, seed: int, *, fingerprint: str | None = None) -> dict:
+    """Everything that determines a repetition's result (its hash names its folder in the
+    :class:`~evalkit.learn.store.ResultStore`); ``fingerprint``: the task's :func:`task_fingerprint`, if known."""
+    return {"task": task.id, "task_files": fingerprint or task_fingerprint(task), "embedding": json.loads(extractor.identity),
             "classifier": classifier_spec(classifier), "fusion": fusion,
             "pooling": pooling if fusion == "early" else None, "train_fraction": float(train_fraction),
             "test_size": float(test_size), "seed": int(seed), "results_version": RESULTS_VERSION}
-
-
-def _write_json(path: Path, data) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle)
-    os.replace(tmp, path)
 
 
 def _fit_and_score(classifier, train_emb, y_train, test_emb, fusion, pooling, classes):
@@ -138,16 +70,18 @@ def _fit_and_score(classifier, train_emb, y_train, test_emb, fusion, pooling, cl
 
 def run_experiment(task, embedding, classifier: str = "svm", *, fusion: str = "late", pooling: str = "mean",
                    train_fraction: float = 0.8, test_size: float = 0.2, repetitions: int = 5, seed: int = 0,
-                   cache: EmbeddingCache | None | bool = None, results_dir=None, progress: bool = True,
+                   cache: EmbeddingCache | None | bool = None, store: ResultStore | None | bool = None,
+                   progress: bool = True,
                    batch_size: int = 16) -> pd.DataFrame:
     """Run one configuration for ``repetitions`` seeds (``seed``, ``seed + 1``, ...).
 
     Parameters
     ----------
     task : str, path-like or Task
-        Task id (``"D2"``), folder of class sub-folders, or a :class:`~evalkit.tasks.Task`.
+        Task id (``"D2"``), folder of class sub-folders, or a :class:`~evalkit.data.tasks.Task`.
     embedding : str or Extractor
-        Embedding spec, e.g. ``"musicnn-msd"``, ``"mfcc"``, ``"spectrogram"`` (input of the CNNs).
+        Embedding spec, e.g. ``"musicnn-msd"``, ``"mfcc"``, ``"spectrogram"`` (input of the CNNs). An extractor built
+        here from a spec is closed after the extraction; one passed in stays open (its owner closes it).
     classifier : str
         ``"svm"``, ``"d128"``, ``"d512"``, ``"cnn"``, ``"cnn-han"``, optionally with parameters.
     fusion : {"late", "early"}
@@ -157,8 +91,8 @@ def run_experiment(task, embedding, classifier: str = "svm", *, fusion: str = "l
         See :func:`split_files`.
     repetitions, seed : int
     cache : EmbeddingCache, None (default cache) or False (no caching)
-    results_dir : path-like, optional
-        Where repetitions are stored; default :func:`evalkit.config.results_dir`. ``False`` stores nothing.
+    store : ResultStore, None or False
+        Where finished repetitions are kept and found: None, the default store (``<data>/results``); False, none.
 
     Returns
     -------
@@ -168,36 +102,37 @@ def run_experiment(task, embedding, classifier: str = "svm", *, fusion: str = "l
         training set sizes, ``fit_seconds`` and ``history`` (training curves of networks).
     """
     if fusion not in FUSIONS:
-        raise ValueError(f"fusion must be one of {FUSIONS}, not {fusion!r}")
+        raise ParameterError(f"fusion must be one of {FUSIONS}, not {fusion!r}")
     task = get_task(task)
     extractor = get_extractor(embedding)
-    classifier_spec(classifier)
-    get_classifier(classifier)  # fail on an unknown name before any work
-    files = task.files()
+    if repetitions < 1:
+        raise ParameterError(f"repetitions must be at least 1, not {repetitions}")
+    get_classifier(classifier)  # fail on an unknown name or parameter before any work
+    files = task.prepare(progress=progress).files()
     labels = np.array([f.label for f in files])
     groups = np.array([f.group for f in files])
     missing = [c for c in task.classes if c not in set(labels)]
     if missing:
-        raise ValueError(f"task {task.id}: no files for class(es) {', '.join(missing)}")
+        raise ParameterError(f"task {task.id}: no files for class(es) {', '.join(missing)}")
 
     key = experiment_key(task, extractor, classifier, fusion, pooling, train_fraction, test_size, seed)
-    store = None
-    if results_dir is not False:
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-        store = Path(results_dir or default_results_dir()) / task.id / digest
-        if not (store / "config.json").exists():
-            _write_json(store / "config.json", key)
+    if store is None or store is True:
+        store = ResultStore()
 
     rows, todo = [], []
     for rep in range(repetitions):
-        path = store / f"rep-{rep:02d}.json" if store else None
-        if path is not None and path.exists():
-            rows.append(json.loads(path.read_text()))
-        else:
+        row = store.load(key, rep) if store else None
+        if row is None:
             todo.append(rep)
+        else:
+            rows.append(row)
     if todo:
-        embeddings = [e for e, _ in extract_embeddings([f.path for f in files], extractor, cache=cache,
-                                                       batch_size=batch_size, progress=progress)]
+        try:
+            embeddings = [e for e, _ in extract_embeddings([f.path for f in files], extractor, cache=cache,
+                                                           batch_size=batch_size, progress=progress)]
+        finally:
+            if extractor is not embedding:  # built here from a spec: release its model before training
+                extractor.close()
         base = os.path.commonpath([str(f.path) for f in files])
         for rep in tqdm(todo, desc=f"{task.id} {extractor.spec} {classifier} {fusion} {train_fraction:g}",
                         disable=not progress, leave=False):
@@ -223,8 +158,8 @@ def run_experiment(task, embedding, classifier: str = "svm", *, fusion: str = "l
                    "predictions": [{"file": os.path.relpath(files[i].path, base), "label": labels[i],
                                     "predicted": p, "scores": [float(s) for s in score]}
                                    for i, p, score in zip(test, predicted, scores)]}
-            if store is not None:
-                _write_json(store / f"rep-{rep:02d}.json", row)
+            if store:
+                store.save(key, rep, row)
             rows.append(row)
     rows.sort(key=lambda r: r["repetition"])
     return pd.DataFrame(rows)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..config import ParameterError
+
 POOLINGS = ("mean", "mean+std")
 
 
@@ -56,7 +58,7 @@ def pool_embeddings(embeddings: list[np.ndarray], pooling: str = "mean") -> np.n
     np.ndarray, shape (n_files, dim) or (n_files, 2 * dim)
     """
     if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
+        raise ParameterError(f"pooling must be one of {POOLINGS}, not {pooling!r}")
     means = np.stack([e.mean(axis=0) for e in embeddings])
     if pooling == "mean":
         return means

@@ -1,6 +1,6 @@
 """The paper's six data sets T1–T6: manifests, locating a copy, downloading, checking.
 
-Each task has a manifest ``data/manifests/T<n>.yaml``: its source (DOI / page, availability, licence), the
+Each task has a manifest ``data/manifests/T<n>.yaml`` (shipped inside the package too): its source (DOI / page, availability, licence), the
 archives ``evalkit data fetch`` downloads (URL + checksum, where known), the folder layout evalkit expects (one
 sub-folder per class) and the regular expression that gives every file its recording group.
 
@@ -10,7 +10,6 @@ without a copy, every entry point says what to download, from where, and where t
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -21,10 +20,9 @@ from pathlib import Path
 
 import yaml
 
-from .config import REPO_ROOT, UnknownNameError, data_dir
+from ..config import MissingDataError, ParameterError, UnknownNameError, data_dir, resource_path
 from .tasks import FolderTask
 
-MANIFEST_DIR = REPO_ROOT / "data" / "manifests"
 PAPER_TASK_IDS = ("T1", "T2", "T3", "T4", "T5", "T6")
 CHUNK = 1 << 20
 
@@ -34,18 +32,20 @@ def load_manifest(task_id: str) -> dict:
     task_id = str(task_id).upper()
     if task_id not in PAPER_TASK_IDS:
         raise UnknownNameError("paper task", task_id, list(PAPER_TASK_IDS))
-    path = MANIFEST_DIR / f"{task_id}.yaml"
+    path = resource_path(f"data/manifests/{task_id}.yaml")
     manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
     missing = [k for k in ("id", "name", "classes", "source", "layout", "group_pattern", "archives") if k not in manifest]
     if missing:
-        raise ValueError(f"manifest {path}: missing key(s) {', '.join(missing)}")
+        raise ParameterError(f"manifest {path}: missing key(s) {', '.join(missing)}")
     for archive in manifest["archives"]:
         if not archive.get("url") or not (archive.get("sha256") or archive.get("md5")):
-            raise ValueError(f"manifest {path}: every archive needs a url and a sha256 or md5 checksum")
+            raise ParameterError(f"manifest {path}: every archive needs a url and a sha256 or md5 checksum")
     return manifest
 
 
-PAPER_TASK_NAMES = {t: load_manifest(t)["name"] for t in PAPER_TASK_IDS}
+def paper_task_names() -> dict[str, str]:
+    """``{"T1": name, ...}`` from the manifests."""
+    return {t: load_manifest(t)["name"] for t in PAPER_TASK_IDS}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -102,13 +102,13 @@ def how_to_get(manifest: dict) -> str:
 
 def _build(manifest: dict, root: Path) -> FolderTask:
     if not root.is_dir():
-        raise FileNotFoundError(f"no data for {manifest['id']} at {root}. {how_to_get(manifest)}")
+        raise MissingDataError(f"no data for {manifest['id']} at {root}. {how_to_get(manifest)}")
     try:
         task = FolderTask.from_folder(root, group_pattern=manifest["group_pattern"], classes=manifest["classes"],
                                       id=manifest["id"], name=manifest["name"], kind="paper")
         task.files()  # fails now, naming the class folder, if one holds no audio
     except ValueError as error:
-        raise ValueError(f"{manifest['id']}: {error}. Expected layout: {manifest['layout']}") from None
+        raise ParameterError(f"{manifest['id']}: {error}. Expected layout: {manifest['layout']}") from None
     return task
 
 
@@ -123,7 +123,7 @@ def paper_task(task_id: str, root=None, **params) -> FolderTask:
         A copy that does not fit the manifest (missing class folder, class folder without audio).
     """
     if params:
-        raise ValueError(f"paper task {task_id}: unexpected parameter(s) {', '.join(params)} (only 'root')")
+        raise ParameterError(f"paper task {task_id}: unexpected parameter(s) {', '.join(params)} (only 'root')")
     manifest = load_manifest(task_id)
     return _build(manifest, Path(root) if root is not None else task_root(manifest["id"]))
 
@@ -159,14 +159,6 @@ def check(task_ids=PAPER_TASK_IDS) -> list[dict]:
 # Downloading
 
 
-def _digest(path: Path, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _open_from(url: str, offset: int):
     """A byte stream of ``url`` from ``offset`` on, and whether the source honoured the offset."""
     parsed = urllib.parse.urlparse(url)
@@ -183,13 +175,18 @@ def download(url: str, target, *, sha256: str | None = None, md5: str | None = N
     """Download ``url`` to ``target`` with resume and checksum verification; return the bytes transferred.
 
     An interrupted download leaves ``target + ".part"``, which the next call continues (HTTP Range, or a seek for
-    ``file://``). A finished download whose checksum differs is deleted and rejected with a ValueError.
+    ``file://``). The checksum is computed by ``pooch.file_hash``; a finished download whose checksum differs is
+    deleted and rejected with a :class:`~evalkit.config.ParameterError` (a ValueError).
+
+    The transfer itself is the project's own: pooch's downloaders always start over into a fresh temporary file
+    (no resume of a partial download) and know no ``file://`` URLs.
     """
-    from tqdm.auto import tqdm
+    import pooch
+    from tqdm import tqdm
 
     target = Path(target)
     if not (sha256 or md5):
-        raise ValueError(f"download {url}: no checksum given; refusing to trust an unverified archive")
+        raise ParameterError(f"download {url}: no checksum given; refusing to trust an unverified archive")
     algorithm, expected = ("sha256", sha256) if sha256 else ("md5", md5)
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
@@ -197,7 +194,7 @@ def download(url: str, target, *, sha256: str | None = None, md5: str | None = N
     try:
         stream, resumed = _open_from(url, offset)
     except OSError as error:
-        raise FileNotFoundError(f"download {url}: {error} (no network? download it by hand to {target})") from None
+        raise MissingDataError(f"download {url}: {error} (no network? download it by hand to {target})") from None
     if not resumed:
         offset = 0
     transferred = 0
@@ -207,11 +204,11 @@ def download(url: str, target, *, sha256: str | None = None, md5: str | None = N
             out.write(block)
             transferred += len(block)
             bar.update(len(block))
-    actual = _digest(part, algorithm)
+    actual = pooch.file_hash(str(part), alg=algorithm)
     if actual != expected.lower():
         part.unlink()
-        raise ValueError(f"download {url}: {algorithm} checksum mismatch (expected {expected}, got {actual}); "
-                         "the file was deleted, run the command again to download it anew")
+        raise ParameterError(f"download {url}: {algorithm} checksum mismatch (expected {expected}, got {actual}); "
+                             "the file was deleted, run the command again to download it anew")
     os.replace(part, target)
     return transferred
 
@@ -224,8 +221,8 @@ def fetch(task_id: str, *, progress: bool = True) -> Path:
     """
     manifest = load_manifest(task_id)
     if not manifest["archives"]:
-        raise FileNotFoundError(f"{manifest['id']} has no download this project can fetch by itself. "
-                                f"{how_to_get(manifest)}")
+        raise MissingDataError(f"{manifest['id']} has no download this project can fetch by itself. "
+                               f"{how_to_get(manifest)}")
     root = default_root(manifest["id"])
     downloads = data_dir() / "paper" / "_downloads"
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -240,13 +237,13 @@ def fetch(task_id: str, *, progress: bool = True) -> Path:
                              progress=progress)
                 except ValueError as error:
                     where = archive.get("checksum_source")
-                    raise ValueError(f"{manifest['id']}: {error}" + (f" (the manifest's checksum comes from {where}; "
-                                     "if the data set's page lists another, download the archive by hand and use "
-                                     f"`evalkit data link {manifest['id']} PATH`)" if where else "")) from None
+                    raise ParameterError(f"{manifest['id']}: {error}" + (f" (the manifest's checksum comes from {where}; "
+                                         "if the data set's page lists another, download the archive by hand and use "
+                                         f"`evalkit data link {manifest['id']} PATH`)" if where else "")) from None
             try:
                 shutil.unpack_archive(str(path), str(unpacked))
             except (shutil.ReadError, ValueError, OSError) as error:
-                raise ValueError(f"{manifest['id']}: cannot unpack {path}: {error}") from None
+                raise ParameterError(f"{manifest['id']}: cannot unpack {path}: {error}") from None
         if manifest.get("class_folders"):
             source = arrange_class_folders(manifest, unpacked, Path(tmp) / "arranged")
         else:
@@ -278,8 +275,8 @@ def arrange_class_folders(manifest: dict, unpacked: Path, target: Path) -> Path:
             source = base / inner
             if not source.is_dir():
                 found = ", ".join(sorted(p.name for p in base.iterdir())) if base.is_dir() else "nothing"
-                raise ValueError(f"{manifest['id']}: the archive has no folder {inner} "
-                                 f"(its top level holds: {found}); expected layout: {manifest['layout']}")
+                raise ParameterError(f"{manifest['id']}: the archive has no folder {inner} "
+                                     f"(its top level holds: {found}); expected layout: {manifest['layout']}")
             destination = target / label / _split_folder(pattern)
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(source), str(destination))
@@ -290,159 +287,3 @@ def _split_folder(pattern: str) -> str:
     """The split a class folder pattern names (``"train_cut/{class}"`` → ``"train_cut"``; ``"{class}"`` → ``""``)."""
     first = Path(pattern).parts[0]
     return "" if "{class}" in first else first
-
-
-# ------------------------------------------------------------------------------------------------
-# Command line: evalkit data fetch|link|check
-
-
-def _cmd_fetch(args):
-    for task_id in args.tasks:
-        print(f"{task_id}: {fetch(task_id, progress=True)}")
-
-
-def _cmd_link(args):
-    print(f"{args.task.upper()} -> {link(args.task, args.path)}")
-
-
-def _cmd_check(args):
-    reports = check(args.tasks or PAPER_TASK_IDS)  # load_manifest rejects unknown ids, listing the valid ones
-    for r in reports:
-        if r["status"] == "present":
-            counts = ", ".join(f"{c} {n}" for c, n in r["per_class"].items())
-            print(f"{r['task']}: present at {r['root']}: {r['files']} files in {r['groups']} recording groups ({counts})")
-        else:
-            print(f"{r['task']}: {r['status']}: {r['message']}")
-
-
-def register_cli(sub) -> None:
-    """Add ``evalkit data fetch|link|check`` to the ``evalkit`` command line."""
-    data = sub.add_parser("data", help="the paper's data sets T1–T6: fetch, link or check them")
-    actions = data.add_subparsers(dest="data_command", required=True)
-    fetch_parser = actions.add_parser("fetch", help="download (resumable, checksum-verified) and unpack tasks")
-    fetch_parser.add_argument("tasks", nargs="+", type=str.upper, choices=PAPER_TASK_IDS, metavar="TASK")
-    fetch_parser.set_defaults(func=_cmd_fetch)
-    link_parser = actions.add_parser("link", help="use a copy you already have (recorded in data/local.yaml)")
-    link_parser.add_argument("task", type=str.upper, choices=PAPER_TASK_IDS, metavar="TASK")
-    link_parser.add_argument("path")
-    link_parser.set_defaults(func=_cmd_link)
-    check_parser = actions.add_parser("check", help="report per task what is present, missing or wrong")
-    check_parser.add_argument("tasks", nargs="*", type=str.upper, metavar="TASK", help="default: T1 … T6")
-    check_parser.set_defaults(func=_cmd_check)
-
-
-# ------------------------------------------------------------------------------------------------
-# Before a long run: is everything there, and how much work is it?
-
-
-def _baseline_specs(profile, task_id: str) -> dict | None:
-    if not profile.baseline:
-        return None
-    return profile.baseline.get(task_id) or profile.baseline.get("default")
-
-
-def _profile_specs(profile) -> list[str]:
-    """Every embedding spec a profile's build extracts (its embeddings and its baselines' inputs)."""
-    specs = [profile.spec(label) for label in profile.embeddings]
-    specs += [entry["embedding"] for entry in (profile.baseline or {}).values()]
-    return list(dict.fromkeys(specs))
-
-
-def check_profile(profile) -> list[str]:
-    """Everything a profile's build needs that is missing or wrong, as one message per problem (empty: ready).
-
-    Checks each paper task's data (:func:`check_task`), builds every embedding extractor (which fails without its
-    package or weights) and loads the models that the extractors load lazily (e.g. VGGish from TensorFlow Hub).
-    """
-    problems = []
-    for task_id in profile.tasks:
-        if str(task_id).upper() in PAPER_TASK_IDS:
-            report = check_task(task_id)
-            if report["status"] != "present":
-                problems.append(f"data {report['task']} ({report['status']}): {report['message']}")
-    from .embeddings import get_extractor
-
-    for spec in _profile_specs(profile):
-        try:
-            extractor = get_extractor(spec)
-            if callable(getattr(extractor, "model", None)):  # models loaded lazily: load them now
-                extractor.model()
-        except (ImportError, FileNotFoundError, OSError, ValueError) as error:
-            problems.append(f"embedding {spec}: {error}")
-    return problems
-
-
-def compute_estimate(profile) -> dict:
-    """How much work a profile's build is: files and hours of audio per task, extractions (task × embedding
-    passes over all files) and classifier fits (configurations × repetitions, each counted once however many
-    tables show it). Tasks whose data are missing are left out (``missing`` lists them)."""
-    import soundfile as sf
-
-    from .tasks import get_task
-
-    out = {"tasks": {}, "missing": [], "extractions": 0, "fits": 0, "cnn_fits": 0}
-    for task_id in profile.tasks:
-        try:
-            task = get_task(task_id, **profile.task_params) if str(task_id).upper() not in PAPER_TASK_IDS \
-                else paper_task(task_id)
-            if task.kind == "demo" and not (Path(task.root) / ".complete.json").exists():
-                raise FileNotFoundError("not generated yet")
-            files = task.files()
-        except (FileNotFoundError, ValueError):
-            out["missing"].append(str(task_id))
-            continue
-        seconds = sum(sf.info(str(f.path)).duration for f in files)
-        out["tasks"][str(task_id)] = {"files": len(files), "hours": seconds / 3600}
-    embedding_specs = {profile.spec(label) for label in profile.embeddings}
-    out["extractions"] = sum(len(embedding_specs | ({_baseline_specs(profile, str(t))["embedding"]}
-                                                   if profile.baseline else set())) for t in profile.tasks)
-    configs = {}  # (task, label, classifier, fusion, fraction) -> repetitions
-    for table_id in profile.tables:
-        table = profile.table(table_id)
-        for task_id in profile.tasks:
-            for label in table["embeddings"]:
-                for classifier in table["classifiers"]:
-                    for fusion in table["fusion"]:
-                        key = (task_id, label, classifier, fusion, table["train_fraction"])
-                        configs[key] = max(configs.get(key, 0), profile.repetitions)
-            if table["baseline"]:
-                key = (task_id, "baseline", "cnn", "late", table["train_fraction"])
-                configs[key] = max(configs.get(key, 0), profile.baseline_repetitions or profile.repetitions)
-    curve = profile.curve()
-    if curve:
-        for task_id in profile.tasks:
-            for fraction in curve["train_fractions"]:
-                for label in curve["embeddings"]:
-                    key = (task_id, label, curve["classifier"], "late", fraction)
-                    configs[key] = max(configs.get(key, 0), curve["repetitions"])
-                if curve["baseline"]:
-                    key = (task_id, "baseline", "cnn", "late", fraction)
-                    reps = min(curve["repetitions"], profile.baseline_repetitions or profile.repetitions)
-                    configs[key] = max(configs.get(key, 0), reps)
-    from .report import VGGISH_CHANCE_FRACTION, vggish_chance_configurations
-
-    for task_id, label, classifier, _, _ in vggish_chance_configurations(profile):
-        key = (task_id, label, classifier, "late", VGGISH_CHANCE_FRACTION)
-        configs[key] = max(configs.get(key, 0), profile.repetitions)
-    if not profile.is_demo:  # worth importing TensorFlow for: a long run should know whether it has a GPU
-        try:
-            import tensorflow as tf
-
-            out["gpus"] = len(tf.config.list_physical_devices("GPU"))
-        except ImportError:
-            pass
-    out["fits"] = sum(configs.values())
-    out["cnn_fits"] = sum(r for k, r in configs.items() if k[1] == "baseline")
-    return out
-
-
-def describe_estimate(estimate: dict) -> str:
-    """The estimate as a few lines for the console."""
-    lines = [f"  {t}: {v['files']} files, {v['hours']:.1f} h of audio" for t, v in estimate["tasks"].items()]
-    if estimate["missing"]:
-        lines.append(f"  (no data yet for {', '.join(estimate['missing'])})")
-    lines.append(f"  {estimate['extractions']} embedding passes (task × embedding, cached after the first build), "
-                 f"{estimate['fits']} classifier fits of which {estimate['cnn_fits']} CNN trainings from scratch. "
-                 "Embedding extraction and CNN training use a GPU when TensorFlow sees one"
-                 + (f" (it sees {estimate['gpus']})." if "gpus" in estimate else "."))
-    return "\n".join(lines)

@@ -16,11 +16,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
-from .audio import AudioError, file_hash, load_audio
-from .config import cache_dir
-from .embeddings import Extractor
+from ..data.audio import AudioError, file_hash, load_audio
+from ..config import cache_dir
+from .base import Extractor
 
 
 def _checksum(emb: np.ndarray, times: np.ndarray) -> str:

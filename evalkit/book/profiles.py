@@ -20,62 +20,24 @@ file of the same schema)::
 :func:`load_profile` reads and validates one (every error names the key and the valid choices);
 :func:`single_run_profile` builds the profile of a single task × embedding × classifier run, which the
 notebooks use when they are run on their own (``papermill ... -p task D2 -p embedding musicnn``).
-:meth:`Profile.run` runs one configuration through :func:`evalkit.experiments.run_experiment`, which
-stores every repetition, so a configuration several notebooks need is computed once.
+:meth:`Profile.run` loads (or computes) one configuration through :func:`evalkit.learn.run_experiment`.
 """
 from __future__ import annotations
 
-import copy
-import hashlib
-import json
 import os
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from .config import REPO_ROOT, parse_spec
-
-#: Profile names that resolve to ``profiles/<name>.yaml``.
-NAMED_PROFILES = ("demo", "paper", "test")
-TABLE_IDS = ("I", "II", "III", "IV", "V")
-TABLE_TITLES = {
-    "I": "80 % training data",
-    "II": "10 % training data",
-    "III": "early vs. late fusion",
-    "IV": "same embedding, different training content",
-    "V": "small vs. large embedding",
-}
-FUSIONS = ("late", "early")
-POOLINGS = ("mean", "mean+std")
-STANDARD_FRACTIONS = [0.05, 0.1, 0.2, 0.4, 0.8]
-
-#: The baseline CNNs when a profile does not say otherwise (T2 / D2 use Han et al.'s architecture).
-DEFAULT_BASELINE = {
-    "default": {"embedding": "spectrogram(kind=linear, patch_hop=1.0)", "classifier": "cnn(epochs=30, learning_rate=0.003)"},
-    "D2": {"embedding": "spectrogram(kind=mel, patch_hop=1.0)", "classifier": "cnn-han(epochs=30, learning_rate=0.003)"},
-    "T2": {"embedding": "spectrogram(kind=mel, patch_hop=1.0)", "classifier": "cnn-han(epochs=30, learning_rate=0.003)"},
-}
-
-_TOP_KEYS = {"name", "description", "tasks", "task_params", "repetitions", "seed", "embeddings", "classifiers",
-             "baseline", "baseline_repetitions", "tables", "learning_curve", "paper_rows", "teaching", "test_size"}
-_TABLE_KEYS = {"embeddings", "train_fraction", "fusion", "pooling", "baseline", "classifiers"}
-_CURVE_KEYS = {"embeddings", "classifier", "train_fractions", "repetitions", "baseline"}
-_TEACHING_KEYS = {"task", "embedding", "train_fractions", "repetitions", "examples_per_class", "cnn_epochs"}
-_PAPER_ROW_KEYS = {"embedding", "content", "emb_size"}
-
-
-class ProfileError(ValueError):
-    """A profile that cannot be used; the message names the file, the key and what is valid."""
-
+from ..config import parse_spec, resource_path
+from ..embed.registry import EMBEDDINGS
+from ..learn.registry import CLASSIFIERS
+from .profile import (_CURVE_KEYS, _PAPER_ROW_KEYS, _TABLE_KEYS, _TEACHING_KEYS, _TOP_KEYS, DEFAULT_BASELINE, FUSIONS,
+                      NAMED_PROFILES, POOLINGS, STANDARD_FRACTIONS, TABLE_IDS, Profile, ProfileError)
 
 def profiles_dir() -> Path:
-    """Folder of the named profiles: ``profiles/`` of the repository (or of the working directory)."""
-    for candidate in (REPO_ROOT / "profiles", Path.cwd() / "profiles"):
-        if candidate.is_dir():
-            return candidate
-    return REPO_ROOT / "profiles"
+    """Folder of the named profiles: ``profiles/`` of the checkout, or its copy inside the installed package."""
+    return resource_path("profiles")
 
 
 def profile_path(name_or_path) -> Path:
@@ -90,219 +52,6 @@ def profile_path(name_or_path) -> Path:
     known = sorted(p.stem for p in profiles_dir().glob("*.yaml"))
     raise ProfileError(f"unknown profile {text!r}; valid profiles: {', '.join(known) or ', '.join(NAMED_PROFILES)} "
                        "(profiles/<name>.yaml) or the path of a profile YAML file")
-
-
-@dataclass
-class Profile:
-    """A validated profile. Build it with :func:`load_profile` or :func:`single_run_profile`."""
-
-    name: str
-    tasks: list
-    embeddings: dict
-    description: str = ""
-    task_params: dict = field(default_factory=dict)
-    repetitions: int = 3
-    seed: int = 0
-    classifiers: list = field(default_factory=lambda: ["svm"])
-    baseline: dict | None = None
-    baseline_repetitions: int | None = None
-    tables: dict = field(default_factory=dict)
-    learning_curve: dict | None = None
-    paper_rows: dict = field(default_factory=dict)
-    teaching: dict | None = None
-    test_size: float = 0.2
-    path: Path | None = None
-    single_run: bool = False
-    _tasks: dict = field(default_factory=dict, repr=False, compare=False)
-    _extractors: dict = field(default_factory=dict, repr=False, compare=False)
-
-    # ----------------------------------------------------------------------------------- identity
-    def as_dict(self) -> dict:
-        """The profile's content (what determines its results), as plain data."""
-        keys = ["name", "description", "tasks", "task_params", "repetitions", "seed", "embeddings", "classifiers",
-                "baseline", "baseline_repetitions", "tables", "learning_curve", "paper_rows", "teaching", "test_size"]
-        return {k: copy.deepcopy(getattr(self, k)) for k in keys}
-
-    @property
-    def fingerprint(self) -> str:
-        """Hash of the profile's content (16 hex)."""
-        text = json.dumps(self.as_dict(), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    @property
-    def is_demo(self) -> bool:
-        """True when the tasks are the demo stand-ins D1–D6 (not the paper's T1–T6)."""
-        return all(str(t).upper().startswith("D") and len(str(t)) == 2 for t in self.tasks)
-
-    @property
-    def task_ids(self) -> list[str]:
-        """Short task ids (a folder task's id is its folder name)."""
-        return [self.task(t).id for t in self.tasks]
-
-    # ------------------------------------------------------------------------------------ lookups
-    def task(self, task):
-        """The :class:`~evalkit.tasks.Task` of a task entry or id (built once, with ``task_params``)."""
-        from .tasks import Task, get_task
-
-        if isinstance(task, Task):
-            return task
-        key = str(task)
-        if key not in self._tasks:
-            matches = [t for t in self._tasks.values() if t.id == key]  # a folder task asked for by its id
-            if matches:
-                return matches[0]
-            self._tasks[key] = get_task(key, **self.task_params)
-        return self._tasks[key]
-
-    def extractor(self, embedding: str):
-        """The extractor of a label or spec, built once per profile: a model loaded for one task serves the
-        others (musicnn keeps its model in a worker process). :meth:`close` releases them."""
-        from .embeddings import get_extractor
-
-        spec = self.spec(embedding)
-        if spec not in self._extractors:
-            self._extractors[spec] = get_extractor(spec)
-        return self._extractors[spec]
-
-    def close(self) -> None:
-        """Release the models of :meth:`extractor` (worker processes); they are rebuilt when needed again."""
-        for extractor in self._extractors.values():
-            extractor.close()
-
-    def spec(self, label: str) -> str:
-        """Embedding spec of a label of ``embeddings`` (other strings are taken as specs themselves)."""
-        return self.embeddings.get(label, label)
-
-    @property
-    def main_classifier(self) -> str:
-        """The classifier of the overview figures: the linear SVM if the profile has it."""
-        return "svm" if "svm" in self.classifiers else self.classifiers[0]
-
-    def baseline_config(self, task) -> dict:
-        """``{"embedding": spec, "classifier": spec}`` of the baseline CNN of a task."""
-        if not self.baseline:
-            raise ProfileError(f"profile {self.name}: no baseline configured")
-        task_id = self.task(task).id
-        config = self.baseline.get(task_id) or self.baseline.get(str(task)) or self.baseline.get("default")
-        if config is None:
-            raise ProfileError(f"profile {self.name}: baseline has no entry for task {task_id} and no 'default'")
-        return config
-
-    def table(self, table_id: str) -> dict | None:
-        """The normalised spec of table ``table_id`` (fusion as a list, classifiers filled in), or None."""
-        spec = self.tables.get(table_id)
-        if spec is None:
-            return None
-        out = dict(spec)
-        fusion = out.get("fusion", "late")
-        out["fusion"] = [fusion] if isinstance(fusion, str) else list(fusion)
-        out.setdefault("pooling", "mean")
-        out.setdefault("baseline", False)
-        out.setdefault("train_fraction", 0.8)
-        out["classifiers"] = list(out.get("classifiers") or self.classifiers)
-        return out
-
-    def curve(self) -> dict | None:
-        """The normalised learning-curve spec, or None."""
-        if not self.learning_curve:
-            return None
-        out = dict(self.learning_curve)
-        out.setdefault("classifier", self.main_classifier)
-        out.setdefault("train_fractions", list(STANDARD_FRACTIONS))
-        out.setdefault("repetitions", self.repetitions)
-        out.setdefault("baseline", bool(self.baseline))
-        out.setdefault("embeddings", list(self.embeddings))
-        return out
-
-    def teaching_config(self) -> dict:
-        """The teaching notebook's small example (one task, one embedding, a few training shares)."""
-        curve = self.curve() or {}
-        labels = list(self.embeddings)
-        default_embedding = next((e for e in reversed(curve.get("embeddings", [])) if e in labels), labels[-1])
-        out = {"task": self.tasks[min(1, len(self.tasks) - 1)], "embedding": default_embedding,
-               "train_fractions": [0.1, 0.4, 0.8], "repetitions": 1, "examples_per_class": 2, "cnn_epochs": None}
-        out.update(self.teaching or {})
-        return out
-
-    # ------------------------------------------------------------------------------------ running
-    def run(self, task, embedding: str, classifier: str, *, fusion: str = "late", train_fraction: float = 0.8,
-            pooling: str = "mean", repetitions: int | None = None, label: str | None = None):
-        """Run (or load) one configuration with the profile's seed and repetitions.
-
-        Returns the frame of :func:`evalkit.experiments.run_experiment` with two more columns:
-        ``label`` (the embedding's label in this profile) and ``task`` (the task id).
-        """
-        from .experiments import run_experiment
-
-        task_obj = self.task(task)
-        repetitions = self.repetitions if repetitions is None else int(repetitions)
-        spec = self.spec(embedding)
-        tracking = bool(os.environ.get(RUN_LOG_ENV))
-        extractor = self.extractor(embedding)
-        folder = _results_folder(task_obj, extractor, classifier, fusion, pooling, train_fraction, self.test_size,
-                                 self.seed) if tracking else None
-        stored = _stored(folder, repetitions)
-        what = f"{task_obj.id} · {label or embedding} · {classifier} · {fusion} · {100 * train_fraction:g} %"
-        if tracking and stored < repetitions:  # announce long steps (extraction, CNN training) before they start
-            _log_run_entry({"started": True, "what": what, "repetitions": int(repetitions)})
-        started = time.perf_counter()
-        frame = run_experiment(task_obj, extractor, classifier, fusion=fusion, pooling=pooling,
-                               train_fraction=train_fraction, test_size=self.test_size,
-                               repetitions=repetitions, seed=self.seed, progress=False)
-        if tracking:
-            _record_run(folder, repetitions, computed=stored < repetitions, seconds=time.perf_counter() - started,
-                        what=what)
-        frame = frame.copy()
-        frame["label"] = label or embedding
-        frame["task"] = task_obj.id
-        return frame
-
-    def run_baseline(self, task, *, train_fraction: float = 0.8, repetitions: int | None = None):
-        """Run (or load) the baseline CNN of a task; ``label`` is ``"baseline"``."""
-        config = self.baseline_config(task)
-        if repetitions is None:
-            repetitions = self.baseline_repetitions or self.repetitions
-        return self.run(task, config["embedding"], config["classifier"], fusion="late",
-                        train_fraction=train_fraction, repetitions=repetitions, label="baseline")
-
-
-# ------------------------------------------------------------------------------------------------
-# Which stored results a notebook used: the book build skips a notebook only if they are unchanged.
-
-RUN_LOG_ENV = "EVALKIT_RUN_LOG"
-
-
-def _results_folder(task, extractor, classifier, fusion, pooling, train_fraction, test_size, seed) -> str | None:
-    """Where :func:`evalkit.experiments.run_experiment` stores this configuration's repetitions."""
-    try:
-        from .config import results_dir
-        from .experiments import experiment_key
-
-        key = experiment_key(task, extractor, classifier, fusion, pooling, train_fraction, test_size, seed)
-        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-        return str(results_dir() / task.id / digest)
-    except Exception:  # noqa: BLE001 - without a folder the build just cannot skip this notebook next time
-        return None
-
-
-def _stored(folder, repetitions) -> int:
-    if not folder:
-        return 0
-    return sum(1 for rep in range(repetitions) if (Path(folder) / f"rep-{rep:02d}.json").exists())
-
-
-def _record_run(folder, repetitions, *, computed: bool, seconds: float, what: str) -> None:
-    """Append a finished configuration to ``$EVALKIT_RUN_LOG`` (set by ``evalkit book``): its results folder,
-    so the next build can tell whether the results a notebook read changed, and whether it was computed."""
-    if folder and not (Path(folder) / "config.json").exists():
-        folder = None  # the key computation disagrees with run_experiment's: do not pretend to track it
-    _log_run_entry({"folder": folder, "repetitions": int(repetitions), "computed": bool(computed),
-                    "seconds": round(seconds, 2), "what": what})
-
-
-def _log_run_entry(entry: dict) -> None:
-    with open(os.environ[RUN_LOG_ENV], "a") as handle:
-        handle.write(json.dumps(entry) + "\n")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -349,15 +98,11 @@ def _check_spec(where, spec, kind: str, valid) -> None:
 
 
 def _check_embedding_spec(where, spec):
-    from .embeddings import available_extractors
-
-    _check_spec(where, spec, "embedding", available_extractors())
+    _check_spec(where, spec, "embedding", EMBEDDINGS.names())
 
 
 def _check_classifier_spec(where, spec):
-    from .classifiers import CLASSIFIERS
-
-    _check_spec(where, spec, "classifier", list(CLASSIFIERS))
+    _check_spec(where, spec, "classifier", CLASSIFIERS.names())
 
 
 def _check_labels(where, labels, embeddings):

@@ -1,0 +1,284 @@
+"""What each notebook of the book shows, computed by tested functions so that the notebooks only call and render.
+
+Every page function takes the profile, reads the results of its sections (:mod:`evalkit.book.plan`), glues the
+values its prose pastes (``{glue:text}`name```) and returns a :class:`Page` whose attributes the notebook shows.
+:func:`setup` is the one setup call of every notebook (``evalkit.notebook``).
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from . import NOTEBOOK_SECTIONS
+from .claims import check_claims
+from .display import chance_levels, glue, task_title
+from .plan import (baseline_run, collect, collect_curve, collect_table, compute, detailed_runs, main_fractions, plan,
+                   teaching_runs)
+from .profile import TABLE_IDS
+from .reference import compares_directly, load_paper_tables, paper_column, reproduction_frame
+from .reference import PAPER_TASKS, paper_confusion_frame
+from .summary import (CLASSIFIER_NAMES, averages, best_configuration, curve_table, fusion_comparison,
+                      largest_confusions, mean_confusion_frame, table_means)
+from .tables import frame_html, table_html
+
+
+class Page(SimpleNamespace):
+    """What a page shows: frames and texts as attributes, and ``values``, the numbers and texts glued for its prose."""
+
+
+def glue_all(values: dict) -> dict:
+    """Glue every ``{name: value}`` for the page's prose (see :func:`evalkit.book.display.glue`); return them."""
+    for name, value in values.items():
+        glue(name, value)
+    return values
+
+
+def setup(profile=None, *, page: str, task="D2", embedding="musicnn", classifier="svm", repetitions=3, baseline=True,
+          group_pattern=None, progress: bool = True):
+    """Set up a notebook: display defaults, the profile its parameters ask for, and the results of the sections
+    ``page`` reads (computed now when missing, e.g. when the notebook runs on its own with papermill).
+
+    Parameters
+    ----------
+    profile : str, path or None
+        ``demo``, ``paper``, ``test`` or a profile YAML file; None for a single run of ``task`` × ``embedding`` ×
+        ``classifier`` (see :func:`evalkit.book.profiles.single_run_profile`).
+    page : str
+        The notebook's name, one of :data:`evalkit.book.NOTEBOOKS`.
+
+    Returns
+    -------
+    Profile
+    """
+    from .figures import notebook_display_defaults
+    from .profiles import resolve_profile
+
+    if page not in NOTEBOOK_SECTIONS:
+        raise ValueError(f"unknown page {page!r}; valid: {', '.join(NOTEBOOK_SECTIONS)}")
+    notebook_display_defaults()
+    P = resolve_profile(profile, task=task, embedding=embedding, classifier=classifier, repetitions=repetitions,
+                        baseline=baseline, group_pattern=group_pattern)
+    compute(P, plan(P, NOTEBOOK_SECTIONS[page]), progress=progress)
+    return P
+
+
+def _nan() -> float:
+    return float("nan")
+
+
+# ------------------------------------------------------------------------------------------------
+# One function per notebook
+
+
+def detailed_results(P) -> Page:
+    """Every embedding with the main classifier (and the baseline) on every task, at the large and the small share."""
+    large, small = main_fractions(P)
+    runs = collect(P, detailed_runs(P, large), "detailed")
+    runs10 = collect(P, detailed_runs(P, small), "detailed10")
+    avg, avg10 = averages(runs, by="label"), averages(runs10, by="label")
+    emb, emb10 = avg.drop(index="baseline", errors="ignore"), avg10.drop(index="baseline", errors="ignore")
+    classifier = CLASSIFIER_NAMES.get(P.main_classifier, P.main_classifier)
+    values = glue_all({
+        "detailed_fraction": 100 * large, "detailed_classifier": classifier,
+        "detailed_best": emb["mean"].idxmax(), "detailed_best_avg": emb["mean"].max(),
+        "detailed_worst": emb["mean"].idxmin(), "detailed_worst_avg": emb["mean"].min(),
+        "detailed_baseline_avg": avg["mean"].get("baseline", _nan()),
+        "detailed10_best": emb10["mean"].idxmax(), "detailed10_best_avg": emb10["mean"].max(),
+        "detailed10_baseline_avg": avg10["mean"].get("baseline", _nan()),
+    })
+    table = avg[["average over tasks"]].copy()
+    table.insert(0, "values per frame", [P.extractor(label).dim if label in P.embeddings else "–" for label in table.index])
+    table.index.name = "embedding"
+    return Page(runs=runs, runs10=runs10, chance=chance_levels(P), averages=table, large=large, small=small,
+                title_a=f"(a) {classifier} on each embedding, {100 * large:g} % training data",
+                title_b=f"(b) each task, {100 * large:g} % training data",
+                title_c=f"(c) each task, {100 * small:g} % training data", values=values)
+
+
+def _best_row(results: pd.DataFrame, early: bool = False) -> tuple[str, float]:
+    """The embedding row with the best average over tasks (early-fusion rows only with ``early``)."""
+    if results.empty:
+        return "–", _nan()
+    part = results[(results["kind"] == "embedding") & ((results["fusion"] == "early") if early else True)]
+    means = table_means(part)
+    return means["Avg"].idxmax(), float(means["Avg"].max())
+
+
+def _baseline_avg(results: pd.DataFrame) -> float:
+    base = results[results["kind"] == "baseline"] if not results.empty else results
+    return float(table_means(base)["Avg"].iloc[0]) if not base.empty else _nan()
+
+
+def results_tables(P) -> Page:
+    """Tables I–V of the profile and the values the page's prose pastes."""
+    tables = {table_id: collect_table(P, table_id) for table_id in TABLE_IDS}
+    values = {}
+    for table_id, results in tables.items():
+        name, value = _best_row(results, early=table_id == "III")
+        values.update({f"tab{table_id}_best": name, f"tab{table_id}_best_avg": value,
+                       f"tab{table_id}_baseline": _baseline_avg(results)})
+    pairs = {}
+    for table_id in ("IV", "V"):
+        spec = P.table(table_id)
+        if table_id == "IV":
+            pairs[table_id] = " vs. ".join(f"{label} = `{P.spec(label)}`" for label in spec["embeddings"]) if spec else "–"
+        else:
+            pairs[table_id] = " vs. ".join(f"{label} ({P.extractor(label).dim} values)"
+                                           for label in spec["embeddings"]) if spec else "–"
+    values.update({"tabIV_pair": pairs["IV"], "tabV_pair": pairs["V"]})
+    glue_all(values)
+    fusion_html = "" if tables["III"].empty else frame_html(fusion_comparison(tables["III"]),
+                                                          caption="Average over tasks: late vs. early fusion")
+    return Page(tables=tables, everything=_concat(tables.values()), fusion_html=fusion_html, values=values)
+
+
+def _concat(frames) -> pd.DataFrame:
+    frames = [frame for frame in frames if not frame.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def confusion_matrices(P) -> Page:
+    """Mean confusion matrices of Table I's best configuration (and of the baseline) on every task."""
+    first = collect_table(P, "I")
+    if first.empty:  # a profile without Table I: the detailed results' configurations
+        first = collect(P, detailed_runs(P, 0.8), "I")
+    best = best_configuration(first)
+    best_runs = first[first["row"] == best["row"]]
+    ours = {task_title(P, t): mean_confusion_frame(best_runs[best_runs["task"] == P.task(t).id]) for t in P.tasks}
+    base = first[first["kind"] == "baseline"]
+    baseline = {task_title(P, t): mean_confusion_frame(base[base["task"] == P.task(t).id]) for t in P.tasks} \
+        if not base.empty else {}
+    n = int(best_runs.groupby("task")["repetition"].nunique().min())
+    values = glue_all({"cm_best": best["row"], "cm_best_avg": best["avg"],
+                       "cm_reps": f"{n} repetition{'s' if n != 1 else ''}"})
+    return Page(runs=best_runs, ours=ours, largest=largest_confusions(ours), baseline=baseline,
+                baseline_note="" if baseline else "*This profile has no baseline CNN.*",
+                published={f"{t} (published)": paper_confusion_frame(t) for t in PAPER_TASKS}, values=values)
+
+
+def epoch_limits(runs: pd.DataFrame, limits: dict) -> tuple[int, int]:
+    """``(runs that ended at their epoch limit, runs)``: a run whose training history is as long as its classifier's
+    ``epochs`` was cut short, not stopped early. ``limits``: ``{task id: epochs}``."""
+    ended = [len(h["loss"]) >= limits[t] for h, t in zip(runs["history"], runs["task"]) if h]
+    return int(sum(ended)), len(runs)
+
+
+def baseline_models(P) -> Page:
+    """The baseline CNNs: architectures, training curves, results at the large and the small share."""
+    from ..embed.registry import get_extractor
+    from ..learn.registry import get_classifier
+    from .display import architecture_frame, baseline_model
+
+    if not P.baseline:
+        values = glue_all({"bl_epochs_mean": _nan(), "bl_epochs_max": _nan(), "bl_n_configs": 0,
+                           "bl_limit_text": "this profile trains no baseline CNN"})
+        return Page(runs=pd.DataFrame(), architectures=[], curves={}, results_html="", values=values,
+                    note="*This profile trains no baseline CNN (`baseline` is off): nothing to show on this page.*")
+    large, small = main_fractions(P)
+    runs = pd.concat([collect(P, [baseline_run(P, t, f) for t in P.tasks], f"{100 * f:g} %") for f in (large, small)],
+                     ignore_index=True)
+    configs = {}
+    for t in P.tasks:
+        c = P.baseline_config(t)
+        configs.setdefault((c["embedding"], c["classifier"]), []).append(P.task(t).id)
+    large_runs = runs[runs["train_fraction"] == large]
+    epochs = large_runs["history"].map(lambda h: len(h["loss"]) if h else np.nan)
+    limits = {P.task(t).id: get_classifier(P.baseline_config(t)["classifier"]).epochs for t in P.tasks}
+    at_limit, total = epoch_limits(large_runs, limits)
+    values = glue_all({
+        "bl_epochs_mean": float(epochs.mean()), "bl_epochs_max": float(epochs.max()), "bl_n_configs": len(configs),
+        "bl_limit_text": f"{at_limit} of {total} runs ended at the epoch limit of the profile rather than by early "
+                         "stopping, so longer training could still raise the baseline" if at_limit else
+                         "every run ended by early stopping, when the validation loss stopped improving"})
+    curves = {task_title(P, t): list(large_runs[large_runs["task"] == P.task(t).id]["history"]) for t in P.tasks}
+    runs = runs.assign(row=[f"baseline CNN, {100 * f:g} % training data" for f in runs["train_fraction"]])
+    published = {}
+    if any(paper_column(t) for t in runs["task"].unique()):
+        paper = load_paper_tables()
+        for f in (large, small):
+            hit = paper[(paper["embedding"] == "baseline") & (paper["train_pct"] == round(100 * f))]
+            if not hit.empty:
+                published[f"baseline CNN, {100 * f:g} % training data"] = hit.iloc[0]
+    architectures = []
+    for (embedding, classifier), task_ids in configs.items():
+        model = baseline_model(P, task_ids[0])
+        architectures.append((f"**`{classifier}` on `{embedding}`** — tasks {', '.join(task_ids)} (input "
+                              f"{model.input_shape[1]} values = patch {get_extractor(embedding).frame_shape})",
+                              architecture_frame(model)))
+    return Page(runs=runs, architectures=architectures, curves=curves, note="", values=values,
+                results_html=table_html(P, runs, published=published, direct=compares_directly(P)))
+
+
+def learning_curve(P) -> Page:
+    """Accuracy over the training share, per task and averaged over tasks."""
+    runs = collect_curve(P)
+    spec = P.curve()
+    per = runs.groupby(["label", "train_fraction", "repetition"])["accuracy"].mean().groupby(level=[0, 1]).mean().unstack(0)
+    embeddings = [c for c in per.columns if c != "baseline"]
+    best_small = per[embeddings].iloc[0].idxmax()
+    shares = [f"{100 * f:g}" for f in spec["train_fractions"]]
+    values = {"lc_smallest": 100 * per.index[0], "lc_fractions": ", ".join(shares[:-1]) + f" and {shares[-1]} %",
+              "lc_best_small": best_small, "lc_best_small_value": float(per[best_small].iloc[0])}
+    if "baseline" in per:
+        ahead = per[embeddings].max(axis=1) - per["baseline"]
+        caught = [f for f in per.index if ahead[f] <= 0]
+        values.update({
+            "lc_baseline_small_value": float(per["baseline"].iloc[0]),
+            "lc_summary": f"the baseline CNN catches up with the best embedding from {100 * caught[0]:g} % of the data on"
+                          if caught else "the best embedding stays ahead of the baseline CNN at every training share",
+            "lc_gap_small": float(ahead.iloc[0])})
+    else:
+        values.update({"lc_baseline_small_value": _nan(), "lc_summary": "this profile's learning curve has no baseline",
+                       "lc_gap_small": _nan()})
+    glue_all(values)
+    classifier = CLASSIFIER_NAMES.get(spec["classifier"], spec["classifier"])
+    return Page(runs=runs, table=curve_table(runs), title=f"{classifier} on embeddings vs. the CNN baseline",
+                values=values)
+
+
+def reproduction(P) -> Page:
+    """The paper's claims on this profile, and every number with a published counterpart."""
+    tables = {table_id: collect_table(P, table_id) for table_id in TABLE_IDS}
+    claims = check_claims(tables)
+    checked = claims[claims["holds here"] != "not computed"]
+    numbers = reproduction_frame(P, tables)
+    direct = bool(numbers["comparable"].any()) if not numbers.empty else False
+    if numbers.empty:
+        summary = ""
+    elif direct:
+        summary = (f"**{int(numbers['within'].sum())} of them** lie within max(2 std, 3 points) of the published number "
+                   f"(marked ✓), and the mean absolute difference is {numbers['difference'].abs().mean():.1f} points.")
+    else:
+        summary = (f"On other data the numbers are not expected to agree: the mean absolute difference is "
+                   f"{numbers['difference'].abs().mean():.1f} points, and only the claims above are comparable.")
+    values = glue_all({
+        "claims_total": len(claims), "claims_checked": len(checked),
+        "claims_hold": int((checked["holds here"] == "yes").sum()),
+        "claims_paper": int((claims["holds in the paper"] == "yes").sum()),
+        "claims_failed": ", ".join(f"*{c}*" for c in checked[checked["holds here"] == "no"]["claim"]) or "none",
+        "repro_n": len(numbers),
+        "repro_kind": "the published numbers of the same experiments" if direct else
+                      "the paper's corresponding rows on other data (orientation only)",
+        "repro_summary": summary})
+    return Page(tables=tables, everything=_concat(tables.values()), claims=claims, numbers=numbers, direct=direct,
+                title="reproduced vs. published" if direct else "demo vs. paper (different data: orientation only)",
+                values=values)
+
+
+def teaching_shares(P) -> Page:
+    """The teaching chapter's last experiment: the SVM on the lesson's embedding and the baseline CNN at each
+    training share, and a table of their mean accuracies."""
+    cfg = P.teaching_config()
+    runs = [run for run in teaching_runs(P) if run.train_fraction in cfg["train_fractions"]]
+    frame = collect(P, runs, "teaching")
+    frame.loc[frame["label"] != "baseline", "label"] = f"SVM on {cfg['embedding']}"
+    means = frame.groupby(["label", "train_fraction"])["accuracy"].mean().unstack(0)
+    table = means.rename(index=lambda f: f"{100 * f:g} %")
+    table.index.name = "training data"
+    smallest = means.index.min()
+    values = glue_all({"teach_small": 100 * smallest,
+                       "teach_small_svm": float(means.loc[smallest, f"SVM on {cfg['embedding']}"]),
+                       "teach_small_cnn": float(means.loc[smallest].get("baseline", _nan()))})
+    return Page(runs=frame, table=table, values=values)

@@ -1,0 +1,260 @@
+"""Every configuration a profile needs, listed once: the plan that ``evalkit book`` computes before it renders, the
+compute estimate, and the readers that collect a section's results for a page.
+
+A :class:`Run` is one configuration (task × embedding × classifier × fusion × training share) with the number of
+repetitions its readers need. Each section of the book (:data:`SECTIONS`) lists its runs here and nowhere else;
+:func:`plan` merges the sections' runs (a configuration several pages show is computed once, with the most
+repetitions any of them reads), :func:`compute` runs what is not stored yet, and :func:`collect` reads a section's
+runs back as one results frame.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, replace
+
+import pandas as pd
+from tqdm import tqdm
+
+from ..config import parse_spec
+from ..learn.experiments import experiment_key
+from ..learn.registry import classifier_name
+from ..learn.store import ResultStore
+from .profile import TABLE_IDS
+from .summary import row_name
+
+#: The book's sections, each read by one or more notebooks.
+SECTIONS = ("detailed", "tables", "baseline", "curve", "vggish", "teaching")
+#: The paper's VGGish rows sit at chance on these tasks (Table I: 33.3 %, 33.3–36.3 % and 20.0 %).
+VGGISH_CHANCE_TASKS = ("T4", "T5", "T6")
+#: Training share of the VGGish check (Table I's).
+VGGISH_CHANCE_FRACTION = 0.8
+
+
+@dataclass(frozen=True)
+class Run:
+    """One configuration of a profile and the repetitions its readers need.
+
+    ``label`` is the embedding's label in the profile (``"baseline"`` for the CNN trained from scratch);
+    ``embedding`` its spec. Two runs with the same :meth:`config` are the same computation.
+    """
+
+    task: str
+    label: str
+    embedding: str
+    classifier: str
+    fusion: str = "late"
+    pooling: str = "mean"
+    train_fraction: float = 0.8
+    repetitions: int = 1
+
+    def config(self) -> tuple:
+        """What determines the results (everything but the label and the number of repetitions)."""
+        return (self.task, self.embedding, self.classifier, self.fusion,
+                self.pooling if self.fusion == "early" else None, float(self.train_fraction))
+
+    def describe(self) -> str:
+        return (f"{self.task} · {self.label} · {self.classifier} · {self.fusion} · {100 * self.train_fraction:g} % "
+                f"({self.repetitions}×)")
+
+
+# ------------------------------------------------------------------------------------------------
+# The runs of each section
+
+
+def _runs(profile, labels, classifiers, *, fusions=("late",), train_fraction=0.8, pooling="mean", baseline=False,
+          repetitions=None, baseline_repetitions=None, tasks=None) -> list[Run]:
+    repetitions = profile.repetitions if repetitions is None else repetitions
+    out = []
+    for task in tasks or profile.tasks:
+        for label in labels:
+            for classifier in classifiers:
+                for fusion in fusions:
+                    out.append(Run(str(task), label, profile.spec(label), classifier, fusion, pooling,
+                                   float(train_fraction), int(repetitions)))
+        if baseline:
+            out.append(baseline_run(profile, task, train_fraction, baseline_repetitions))
+    return out
+
+
+def baseline_run(profile, task, train_fraction: float, repetitions: int | None = None) -> Run:
+    """The baseline CNN of a task (``repetitions``: default the profile's baseline repetitions)."""
+    config = profile.baseline_config(task)
+    if repetitions is None:
+        repetitions = profile.baseline_repetitions or profile.repetitions
+    return Run(str(task), "baseline", config["embedding"], config["classifier"], "late", "mean", float(train_fraction),
+               int(repetitions))
+
+
+def table_runs(profile, table_id: str) -> list[Run]:
+    """The runs of the profile's Table ``table_id`` (empty when the profile does not define it)."""
+    spec = profile.table(table_id)
+    if spec is None:
+        return []
+    return _runs(profile, spec["embeddings"], spec["classifiers"], fusions=spec["fusion"], pooling=spec["pooling"],
+                 train_fraction=spec["train_fraction"], baseline=spec["baseline"])
+
+
+def main_fractions(profile) -> tuple[float, float]:
+    """The large and the small training share: Table I's and Table II's (0.8 and 0.1 without them)."""
+    return ((profile.table("I") or {"train_fraction": 0.8})["train_fraction"],
+            (profile.table("II") or {"train_fraction": 0.1})["train_fraction"])
+
+
+def detailed_runs(profile, train_fraction: float) -> list[Run]:
+    """Every embedding with the main classifier (and the baseline) at one training share: the detailed results."""
+    return _runs(profile, list(profile.embeddings), [profile.main_classifier], train_fraction=train_fraction,
+                 baseline=bool(profile.baseline))
+
+
+def baseline_runs(profile) -> list[Run]:
+    """The baseline CNNs at the large and the small training share."""
+    if not profile.baseline:
+        return []
+    return [baseline_run(profile, task, fraction) for fraction in main_fractions(profile) for task in profile.tasks]
+
+
+def curve_runs(profile) -> list[Run]:
+    """The learning curve: each of its embeddings (and the baseline) at each training share."""
+    spec = profile.curve()
+    if spec is None:
+        return []
+    base_reps = min(spec["repetitions"], profile.baseline_repetitions or profile.repetitions)
+    out = []
+    for task in profile.tasks:
+        for fraction in spec["train_fractions"]:
+            out += _runs(profile, spec["embeddings"], [spec["classifier"]], train_fraction=fraction,
+                         baseline=spec["baseline"], repetitions=spec["repetitions"], baseline_repetitions=base_reps,
+                         tasks=[task])
+    return out
+
+
+def vggish_runs(profile, tasks=VGGISH_CHANCE_TASKS) -> list[tuple[Run, bool, bool]]:
+    """``(run, postprocess, scaled)``: linear-SVM runs that test what puts VGGish at chance, VGGish with and without
+    its PCA post-processing, each with and without feature standardisation (``svm`` / ``svm(scale=false)``), on the
+    profile's tasks among ``tasks``; empty unless the profile has both VGGish variants and one of those tasks."""
+    variants = {}
+    for label in profile.embeddings:
+        name, params = parse_spec(profile.spec(label))
+        if name == "vggish":
+            variants.setdefault(bool(params.get("postprocess", True)), label)
+    if len(variants) < 2:
+        return []
+    return [(Run(str(task), label, profile.spec(label), classifier, train_fraction=VGGISH_CHANCE_FRACTION,
+                 repetitions=profile.repetitions), post, scaled)
+            for task in profile.tasks if str(task).upper() in tasks
+            for post, label in sorted(variants.items(), reverse=True)
+            for classifier, scaled in (("svm", True), ("svm(scale=false)", False))]
+
+
+def teaching_runs(profile) -> list[Run]:
+    """The teaching chapter's example: the SVM on its embedding and the baseline at each of its training shares."""
+    cfg = profile.teaching_config()
+    task, label = str(cfg["task"]), cfg["embedding"]
+    out = []
+    for fraction in sorted({0.8, *cfg["train_fractions"]}, reverse=True):
+        out.append(Run(task, label, profile.spec(label), "svm", train_fraction=float(fraction),
+                       repetitions=int(cfg["repetitions"])))
+        if profile.baseline:
+            out.append(baseline_run(profile, task, fraction, cfg["repetitions"]))
+    return out
+
+
+def section_runs(profile, section: str) -> list[Run]:
+    """The runs of one of :data:`SECTIONS`."""
+    if section == "detailed":
+        return [run for fraction in main_fractions(profile) for run in detailed_runs(profile, fraction)]
+    if section == "tables":
+        return [run for table_id in TABLE_IDS for run in table_runs(profile, table_id)]
+    if section == "baseline":
+        return baseline_runs(profile)
+    if section == "curve":
+        return curve_runs(profile)
+    if section == "vggish":
+        return [run for run, _, _ in vggish_runs(profile)]
+    if section == "teaching":
+        return teaching_runs(profile)
+    raise ValueError(f"unknown section {section!r}; valid: {', '.join(SECTIONS)}")
+
+
+def plan(profile, sections=SECTIONS) -> list[Run]:
+    """Every configuration the ``sections`` of a profile read, once each, with the most repetitions any reads."""
+    merged: dict[tuple, Run] = {}
+    for section in sections:
+        for run in section_runs(profile, section):
+            known = merged.get(run.config())
+            if known is None or known.repetitions < run.repetitions:
+                merged[run.config()] = run if known is None else replace(known, repetitions=run.repetitions)
+    return list(merged.values())
+
+
+# ------------------------------------------------------------------------------------------------
+# Computing and reading
+
+
+def run_key(profile, run: Run) -> dict:
+    """The :func:`~evalkit.learn.experiments.experiment_key` of a run (where the store keeps it)."""
+    return experiment_key(profile.task(run.task), profile.extractor(run.embedding), run.classifier, run.fusion,
+                          run.pooling, run.train_fraction, profile.test_size, profile.seed,
+                          fingerprint=profile.fingerprint_of(run.task))
+
+
+def missing(profile, runs, store: ResultStore | None = None) -> list[Run]:
+    """The runs whose repetitions are not all stored yet."""
+    store = store or ResultStore()
+    return [run for run in runs if len(store.stored(run_key(profile, run), run.repetitions)) < run.repetitions]
+
+
+def results_state(profile, runs, store: ResultStore | None = None) -> dict:
+    """Size and modification time of every stored repetition of ``runs``: what the pages read."""
+    store = store or ResultStore()
+    state = {}
+    for run in runs:
+        state.update(store.state(run_key(profile, run), run.repetitions))
+    return state
+
+
+def compute(profile, runs, *, progress: bool = True) -> int:
+    """Compute every run whose repetitions are not all stored (one progress bar over configurations); return how
+    many were computed. Interrupted, it keeps every finished repetition and resumes with the rest."""
+    for task in dict.fromkeys(run.task for run in runs):
+        profile.task(task).prepare(progress=progress)
+    todo = missing(profile, runs)
+    bar = tqdm(todo, desc=f"computing {profile.name}", unit="configuration", disable=not progress or not todo,
+               file=sys.stderr)
+    for run in bar:
+        bar.set_postfix_str(run.describe(), refresh=True)
+        profile.run(run.task, run.embedding, run.classifier, fusion=run.fusion, pooling=run.pooling,
+                    train_fraction=run.train_fraction, repetitions=run.repetitions)
+    bar.close()
+    return len(todo)
+
+
+def collect(profile, runs, name: str = "runs", *, with_fusion: bool | None = None) -> pd.DataFrame:
+    """Every repetition of ``runs`` (loaded, or computed when missing) as one frame, tagged with ``table`` = ``name``,
+    ``kind`` (``embedding`` / ``baseline``), ``classifier_name`` and ``row`` (display label; with the fusion when
+    ``with_fusion``, by default when the runs have both)."""
+    if not runs:
+        return pd.DataFrame()
+    frame = pd.concat([profile.run(run.task, run.embedding, run.classifier,
+                                   fusion=run.fusion, pooling=run.pooling, train_fraction=run.train_fraction,
+                                   repetitions=run.repetitions, label=run.label) for run in runs], ignore_index=True)
+    if with_fusion is None:
+        with_fusion = len({run.fusion for run in runs}) > 1
+    frame["table"] = name
+    frame["kind"] = ["baseline" if label == "baseline" else "embedding" for label in frame["label"]]
+    frame["classifier_name"] = [classifier_name(c) for c in frame["classifier"]]
+    frame["row"] = [row_name(label, c, f, with_fusion)
+                    for label, c, f in zip(frame["label"], frame["classifier"], frame["fusion"])]
+    return frame
+
+
+def collect_table(profile, table_id: str) -> pd.DataFrame:
+    """Every repetition of the profile's Table ``table_id`` (empty frame when the profile does not define it)."""
+    spec = profile.table(table_id)
+    return collect(profile, table_runs(profile, table_id), table_id,
+                   with_fusion=spec is not None and len(spec["fusion"]) > 1)
+
+
+def collect_curve(profile) -> pd.DataFrame:
+    """Every repetition of the learning curve."""
+    return collect(profile, curve_runs(profile), "curve", with_fusion=False)

@@ -1,0 +1,11 @@
+"""Stage 2, embed: frame-wise embeddings of audio files, cached on disk.
+
+``base`` (the :class:`Extractor` interface), ``registry`` (names → lazy factories), ``handcrafted`` (MFCC,
+spectrogram patches), ``musicnn``, ``openl3``, ``vggish``, ``kumar`` (pre-trained models) and ``cache``
+(content-addressed embedding cache and batched, resumable extraction). Imports ``data`` and ``config`` only.
+"""
+from .base import Extractor
+from .cache import EmbeddingCache, extract_embeddings
+from .registry import available_extractors, get_extractor
+
+__all__ = ["EmbeddingCache", "Extractor", "available_extractors", "extract_embeddings", "get_extractor"]

@@ -1,0 +1,73 @@
+"""Group-aware, stratified splits: a fixed 20 % test set of whole recordings per seed, nested training shares."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+
+from ..config import ParameterError
+
+
+def _rng(*keys) -> np.random.Generator:
+    """A generator seeded from any mix of ints and strings (stable across runs and platforms)."""
+    digest = hashlib.sha256(json.dumps(keys).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def split_files(labels, groups, *, seed: int, test_size: float = 0.2, train_fraction: float = 0.8,
+                classes=None) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified, group-aware split into training and test files.
+
+    The test set takes whole groups of each class until it holds at least ``test_size`` of the
+    class's files; it depends only on ``seed``, so every training share of a repetition is tested on
+    the same files. Training files are then drawn per class from the remaining files:
+    ``train_fraction`` of the class's files in the whole data set (0.8 with a 20 % test set: all of
+    them). Smaller shares are subsets of larger ones for the same seed.
+
+    Parameters
+    ----------
+    labels, groups : sequence, shape (n_files,)
+    seed : int
+    test_size : float
+        Share of each class's files in the test set (by whole groups).
+    train_fraction : float
+        Share of each class's files used for training, relative to the whole data set.
+
+    Returns
+    -------
+    train, test : np.ndarray of int
+        Sorted file indices.
+
+    Raises
+    ------
+    ValueError
+        A class has too few groups or files for the split (named in the message).
+    """
+    labels, groups = np.asarray(labels), np.asarray(groups)
+    if not 0 < test_size < 1 or not 0 < train_fraction <= 1:
+        raise ParameterError(f"test_size and train_fraction must lie in (0, 1); got {test_size}, {train_fraction}")
+    if train_fraction > 1 - test_size + 1e-9:
+        raise ParameterError(f"train_fraction {train_fraction} + test_size {test_size} exceed the data set")
+    classes = sorted(set(labels)) if classes is None else list(classes)
+    train, test = [], []
+    for label in classes:
+        idx = np.flatnonzero(labels == label)
+        class_groups = sorted(set(groups[idx]))
+        if len(class_groups) < 2:
+            raise ParameterError(f"class {label!r} has {len(idx)} file(s) in {len(class_groups)} recording group(s); "
+                                 "a train/test split needs at least two groups per class")
+        order = _rng("test", seed, str(label)).permutation(len(class_groups))
+        target = max(1, int(round(test_size * len(idx))))
+        test_groups, n_test = set(), 0
+        for g in order:
+            if n_test >= target or len(test_groups) == len(class_groups) - 1:
+                break
+            test_groups.add(class_groups[g])
+            n_test += int(np.sum(groups[idx] == class_groups[g]))
+        pool = np.array([i for i in idx if groups[i] not in test_groups])
+        n_train = min(len(pool), max(1, int(round(train_fraction * len(idx)))))
+        pool = pool[_rng("train", seed, str(label)).permutation(len(pool))]
+        train.extend(pool[:n_train])
+        test.extend(i for i in idx if groups[i] in test_groups)
+    return np.sort(np.array(train, dtype=int)), np.sort(np.array(test, dtype=int))
