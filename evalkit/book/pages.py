@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from ..config import ParameterError
 from . import NOTEBOOK_SECTIONS
 from .claims import check_claims
 from .display import chance_levels, glue, task_title
@@ -56,7 +57,7 @@ def setup(profile=None, *, page: str, task="D2", embedding="musicnn", classifier
     from .profiles import resolve_profile
 
     if page not in NOTEBOOK_SECTIONS:
-        raise ValueError(f"unknown page {page!r}; valid: {', '.join(NOTEBOOK_SECTIONS)}")
+        raise ParameterError(f"unknown page {page!r}; valid: {', '.join(NOTEBOOK_SECTIONS)}")
     notebook_display_defaults()
     P = resolve_profile(profile, task=task, embedding=embedding, classifier=classifier, repetitions=repetitions,
                         baseline=baseline, group_pattern=group_pattern)

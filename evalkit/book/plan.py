@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 from tqdm import tqdm
 
-from ..config import parse_spec
+from ..config import ParameterError, parse_spec
 from ..learn.experiments import experiment_key
 from ..learn.registry import classifier_name
 from ..learn.store import ResultStore
@@ -173,7 +173,7 @@ def section_runs(profile, section: str) -> list[Run]:
         return [run for run, _, _ in vggish_runs(profile)]
     if section == "teaching":
         return teaching_runs(profile)
-    raise ValueError(f"unknown section {section!r}; valid: {', '.join(SECTIONS)}")
+    raise ParameterError(f"unknown section {section!r}; valid: {', '.join(SECTIONS)}")
 
 
 def plan(profile, sections=SECTIONS) -> list[Run]:
