@@ -226,13 +226,35 @@ def run_notebooks(profile="demo", *, force: bool = False, root: Path | None = No
     return records
 
 
-def build_html(root: Path | None = None, *, everything: bool = False) -> Path:
+def book_title(profile, title: str) -> str:
+    """The book's title for a profile: on the demo profile it says, in the sidebar of every page, that the data and
+    the models are stand-ins."""
+    if profile.is_demo:
+        return f"{title} (demo: synthetic data, stand-in models)"
+    return title if profile.name == "paper" else f"{title} (profile {profile.name})"
+
+
+def _profile_config(root: Path, profile) -> Path:
+    """``_config.yml`` with the title of :func:`book_title`, written to ``book/_generated/`` (not tracked by git)."""
+    import yaml
+
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    config["title"] = book_title(profile, config["title"])
+    path = root / GENERATED / "_config.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def build_html(root: Path | None = None, *, everything: bool = False, profile=None) -> Path:
     """Build the HTML book with Jupyter Book (notebooks are not executed again); return ``_build/html``.
 
-    ``everything`` rebuilds every page (needed when notebooks changed: other pages paste their numbers)."""
+    ``everything`` rebuilds every page (needed when notebooks changed: other pages paste their numbers); with a
+    ``profile``, the book's title says what kind of build it is (:func:`book_title`)."""
     root = Path(root or default_root())
+    config = ["--config", str(_profile_config(root, load_profile(profile)))] if profile is not None else []
     command = [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
-               "build", str(root)] + (["--all"] if everything else [])
+               "build", str(root)] + config + (["--all"] if everything else [])
     _say("building HTML with jupyter-book ...")
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, cwd=str(root))
@@ -266,6 +288,6 @@ def build_book(profile="demo", *, force: bool = False, output=None, html: bool =
     started = time.perf_counter()
     records = run_notebooks(profile, force=force, root=root, only=only)
     ran = any(r["status"] == "ran" for r in records)
-    target = build_html(root, everything=ran) if html else root / "_build" / "html"
+    target = build_html(root, everything=ran, profile=profile) if html else root / "_build" / "html"
     _say(f"evalkit book: finished in {time.perf_counter() - started:.0f} s")
     return target

@@ -1,177 +1,198 @@
-"""The paper's claims as checks on Tables I–V, evaluated on the published numbers and on a profile's own."""
+"""The paper's seven claims as checks on Tables I–V, judged the same way on the published tables and on a profile's
+own (see :mod:`evalkit.book.verdicts` for how: paired differences, a bootstrap interval, holds / does not hold /
+inconclusive / not testable).
+"""
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
+from typing import Callable
+
 import pandas as pd
 
-from .reference import PAPER_TASKS, load_paper_tables, variant_name
-from .summary import cell_stats
+from .verdicts import (Finding, Rule, Side, average_text, judge, not_testable, pairs, profile_long, published_long)
 
-#: How close (percentage points) counts as "on par" in the claims.
+#: How close (percentage points) counts as "on par".
 PAR_MARGIN = 2.0
+#: Below this difference (points), training content "matters little".
+CONTENT_MARGIN = 5.0
+#: Training domains of the paper's embeddings (the published side of the training-content claim).
+PAPER_DOMAINS = {"openl3 (music, 512)": "music", "openl3 (env, 512)": "environmental sound",
+                 "openl3 (music, 6144)": "music", "vggish (128)": "general sound (AudioSet)",
+                 "kumar (1024)": "general sound (AudioSet)"}
 
 
-def _points(difference: float) -> float:
-    """A difference of accuracies compared with a margin, rounded so that 64.4 − 62.4 is exactly 2.0 points."""
-    return round(float(difference), 6)
+@dataclass(frozen=True)
+class Claim:
+    """A finding of the paper: its statement, the rule it is judged by, and the check that finds A and B."""
+
+    id: str
+    statement: str
+    rule: Rule
+    difference: str
+    check: Callable[[Side, Rule], Finding]
+
+    def rule_text(self) -> str:
+        return self.rule.text(self.difference)
 
 
-# ------------------------------------------------------------------------------------------------
-# The paper's claims, checked on the published numbers and on a profile's own
+def _best_vs_baseline(table: str):
+    """The check of a claim that the best pre-trained embedding of ``table`` compares with its baseline CNN."""
+
+    def check(side: Side, rule: Rule) -> Finding:
+        rows = side.rows(table)
+        if rows.empty:
+            return not_testable(f"the profile has no Table {table}")
+        base = rows[rows["kind"] == "baseline"]
+        emb = side.best(side.pretrained(rows))
+        if base.empty:
+            return not_testable(f"Table {table} has no baseline CNN")
+        if emb is None:
+            return not_testable(f"Table {table} has no pre-trained embedding (MFCC is the handcrafted reference)")
+        evidence = f"best pre-trained embedding {average_text(side, emb)} vs. baseline {side.average(base).iloc[0]:.1f}"
+        return judge(side, rule, pairs(emb, base), evidence,
+                     side.average(emb).iloc[0] - side.average(base).iloc[0])
+    return check
 
 
-def _long_means_paper() -> pd.DataFrame:
-    paper = load_paper_tables()
-    long = paper.rename(columns={"Avg": "avg"}).melt(
-        id_vars=["table", "row", "embedding", "content", "emb_size", "classifier", "fusion", "train_pct", "avg"],
-        value_vars=PAPER_TASKS, var_name="task", value_name="mean")
-    long["variant"] = [variant_name(r) for _, r in long.iterrows()]
-    long["kind"] = np.where(long["embedding"] == "baseline", "baseline",
-                            np.where(long["embedding"] == "best-late-fusion", "summary", "embedding"))
-    return long[["table", "row", "variant", "classifier", "fusion", "kind", "task", "mean", "avg"]]
-
-
-def _long_means_profile(tables: dict) -> pd.DataFrame:
-    frames = []
-    for table_id, results in tables.items():
-        if results is None or results.empty:
-            continue
-        stats = cell_stats(results, by=("row", "label", "classifier_name", "fusion", "kind"))
-        stats = stats.rename(columns={"label": "variant", "classifier_name": "classifier"})
-        stats.loc[stats["kind"] == "baseline", "classifier"] = "cnn"  # one row, whichever CNN a task uses
-        stats["table"] = table_id
-        frames.append(stats[["table", "row", "variant", "classifier", "fusion", "kind", "task", "mean"]])
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["table", "row", "variant", "classifier", "fusion", "kind", "task", "mean"])
-
-
-def _avgs(long: pd.DataFrame, table: str, **filters) -> pd.DataFrame:
-    part = long[long["table"] == table]
-    for key, value in filters.items():
-        part = part[part[key] == value]
-    if part.empty:
-        return pd.DataFrame(columns=["row", "variant", "classifier", "fusion", "avg"])
-    column = "avg" if "avg" in part else "mean"  # published rows: their printed average
-    return part.groupby(["row", "variant", "classifier", "fusion"], sort=False)[column].mean().rename("avg").reset_index()
-
-
-def _best(avgs: pd.DataFrame):
-    return None if avgs.empty else avgs.loc[avgs["avg"].idxmax()]
-
-
-def _claim_80(long):
-    emb, base = _best(_avgs(long, "I", kind="embedding")), _best(_avgs(long, "I", kind="baseline"))
-    if emb is None or base is None:
-        return None
-    return (f"best embedding {emb['row']} {emb['avg']:.1f} vs. baseline {base['avg']:.1f}",
-            _points(emb["avg"] - base["avg"]) >= -PAR_MARGIN)
-
-
-def _claim_10(long):
-    emb, base = _best(_avgs(long, "II", kind="embedding")), _best(_avgs(long, "II", kind="baseline"))
-    if emb is None or base is None:
-        return None
-    return (f"best embedding {emb['row']} {emb['avg']:.1f} vs. baseline {base['avg']:.1f}", emb["avg"] > base["avg"])
-
-
-def _claim_drop(long):
-    first, second = _avgs(long, "I"), _avgs(long, "II")
+def _robust(side: Side, rule: Rule) -> Finding:
+    first, second = side.rows("I"), side.rows("II")
     if first.empty or second.empty:
-        return None
-    merged = first.merge(second, on=["row", "variant", "classifier", "fusion"], suffixes=("_80", "_10"))
-    base = merged[merged["variant"].isin(["baseline"])]
-    emb = merged[~merged["variant"].isin(["baseline"])]
-    if base.empty or emb.empty:
-        return None
-    best = emb.loc[emb["avg_80"].idxmax()]
-    drop_emb, drop_base = best["avg_80"] - best["avg_10"], base["avg_80"].iloc[0] - base["avg_10"].iloc[0]
-    return (f"{best['row']} loses {drop_emb:.1f} points, the baseline {drop_base:.1f}", drop_emb < drop_base)
+        return not_testable("the claim needs Tables I and II (80 % and 10 % training data)")
+    base80, base10 = first[first["kind"] == "baseline"], second[second["kind"] == "baseline"]
+    emb80 = side.best(side.pretrained(first))
+    if base80.empty or base10.empty or emb80 is None:
+        return not_testable("Tables I and II need a pre-trained embedding and the baseline CNN")
+    key = emb80.iloc[0]
+    emb10 = second[(second["variant"] == key["variant"]) & (second["classifier"] == key["classifier"])
+                   & (second["fusion"] == key["fusion"])]
+    if emb10.empty:
+        return not_testable(f"Table II has no row for {key['row']}")
+    drop_emb, drop_base = pairs(emb80, emb10), pairs(base80, base10)
+    both = drop_emb.merge(drop_base, on=["task", "repetition"], suffixes=("_emb", "_base"))
+    differences = both.assign(difference=both["difference_emb"] - both["difference_base"])
+    published = ((side.average(emb80).iloc[0] - side.average(emb10).iloc[0])
+                 - (side.average(base80).iloc[0] - side.average(base10).iloc[0]))
+    evidence = (f"{key['row']} loses {side.average(emb80).iloc[0] - side.average(emb10).iloc[0]:.1f} points, the "
+                f"baseline {side.average(base80).iloc[0] - side.average(base10).iloc[0]:.1f}")
+    return judge(side, rule, differences, evidence, published)
 
 
-def _claim_fusion(long):
-    late = _avgs(long, "III", fusion="late")
-    late = late[late["variant"] != "baseline"]
-    if late.empty:
-        late = _avgs(long, "I", kind="embedding", fusion="late")
-    early = _avgs(long, "III", fusion="early")
-    if late.empty or early.empty:
-        return None
-    bl, be = _best(late), _best(early)
-    return (f"best late fusion {bl['avg']:.1f} vs. best early fusion {be['avg']:.1f}", bl["avg"] > be["avg"])
+def _late_vs_early(side: Side, rule: Rule) -> Finding:
+    early = side.best(side.pretrained(side.rows("III", fusion="early")))
+    if early is None:
+        return not_testable("the profile has no early-fusion rows of a pre-trained embedding (Table III)")
+    key = early.iloc[0]
+    for table in ("III", "I"):  # the same configuration with late fusion, on the same splits
+        late = side.rows(table, fusion="late")
+        late = late[(late["variant"] == key["variant"]) & (late["classifier"] == key["classifier"])]
+        if not late.empty:
+            break
+    else:
+        return not_testable(f"no late-fusion row of {key['variant']} with {key['classifier']} (Tables III or I)")
+    evidence = (f"{key['variant']} · {key['classifier']}: late fusion {side.average(late).iloc[0]:.1f} vs. early "
+                f"fusion {side.average(early).iloc[0]:.1f}")
+    return judge(side, rule, pairs(late, early), evidence, side.average(late).iloc[0] - side.average(early).iloc[0])
 
 
-def _claim_svm(long):
-    avgs = _avgs(long, "I", kind="embedding")
-    if avgs.empty or "svm" not in set(avgs["classifier"]):
-        return None
-    best_variant = avgs.groupby("variant", sort=False)["avg"].max().idxmax()
-    mine = avgs[avgs["variant"] == best_variant]
-    svm = mine[mine["classifier"] == "svm"]["avg"]
-    dense = mine[mine["classifier"] != "svm"]["avg"]
+def _svm(side: Side, rule: Rule) -> Finding:
+    rows = side.pretrained(side.rows("I"))
+    if rows.empty:
+        return not_testable("Table I has no pre-trained embedding")
+    variant = side.best(rows).iloc[0]["variant"]
+    mine = rows[rows["variant"] == variant]
+    svm, dense = mine[mine["classifier"] == "svm"], mine[mine["classifier"].isin(["d128", "d512"])]
     if svm.empty or dense.empty:
-        return None
-    return (f"{best_variant}: SVM {svm.iloc[0]:.1f} vs. best dense network {dense.max():.1f}",
-            _points(svm.iloc[0] - dense.max()) >= -PAR_MARGIN)
+        return not_testable(f"Table I needs {variant} with the SVM and with a dense network")
+    best_dense = side.best(dense)
+    evidence = f"{variant}: SVM {side.average(svm).iloc[0]:.1f} vs. best dense network {average_text(side, best_dense)}"
+    return judge(side, rule, pairs(svm, best_dense), evidence,
+                 side.average(svm).iloc[0] - side.average(best_dense).iloc[0])
 
 
-def _pair_claim(long, table, what, margin):
-    avgs = _avgs(long, table, kind="embedding")
-    variants = list(dict.fromkeys(avgs["variant"]))
+def _two_variants(side: Side, table: str):
+    rows = side.rows(table, kind="embedding")
+    variants = list(dict.fromkeys(rows["variant"]))
+    if rows.empty:
+        return None, f"the profile has no Table {table}"
     if len(variants) != 2:
-        return None
-    a, b = (avgs[avgs["variant"] == v]["avg"].max() for v in variants)
-    return (f"{variants[0]} {a:.1f} vs. {variants[1]} {b:.1f} (best classifier each)", what(a, b, margin))
+        return None, f"Table {table} compares {len(variants)} embeddings, not two"
+    return [side.best(rows[rows["variant"] == v]) for v in variants], ""
 
 
-def _claim_content(long):
-    return _pair_claim(long, "IV", lambda a, b, m: _points(abs(a - b)) < m, 5.0)
+def _content(side: Side, rule: Rule) -> Finding:
+    best, reason = _two_variants(side, "IV")
+    if best is None:
+        return not_testable(reason)
+    domains = [side.domains.get(b.iloc[0]["variant"]) for b in best]
+    if None in domains:
+        return not_testable("Table IV includes handcrafted features, which were not trained on any content")
+    if domains[0] == domains[1]:
+        return not_testable(f"both embeddings of Table IV were trained on {domains[0]}: the claim compares "
+                            "different training content")
+    a, b = best
+    evidence = (f"{a.iloc[0]['variant']} ({domains[0]}) {side.average(a).iloc[0]:.1f} vs. {b.iloc[0]['variant']} "
+                f"({domains[1]}) {side.average(b).iloc[0]:.1f}, best classifier each")
+    return judge(side, rule, pairs(a, b), evidence, side.average(a).iloc[0] - side.average(b).iloc[0])
 
 
-def _claim_size(long):
-    return _pair_claim(long, "V", lambda a, b, m: _points(b - a) < m, PAR_MARGIN)
+def _size(side: Side, rule: Rule) -> Finding:
+    best, reason = _two_variants(side, "V")
+    if best is None:
+        return not_testable(reason)
+    small, large = best
+    evidence = (f"{small.iloc[0]['variant']} {side.average(small).iloc[0]:.1f} vs. larger {large.iloc[0]['variant']} "
+                f"{side.average(large).iloc[0]:.1f}, best classifier each")
+    return judge(side, rule, pairs(large, small), evidence, side.average(large).iloc[0] - side.average(small).iloc[0])
 
 
-#: The paper's findings as checks on Tables I–V: (id, statement, check). A check maps long-format
-#: table means to (evidence text, holds) or None when the tables it needs are missing.
+#: The paper's findings, in the order of its conclusions.
 CLAIMS = [
-    ("on par with 80 % data", f"With 80 % training data, the best pre-trained embedding with a small classifier is on par with the "
-             f"CNN trained from scratch (average within {PAR_MARGIN:g} points or better).", _claim_80),
-    ("better with 10 % data", "With 10 % training data, the best embedding beats the CNN trained from scratch on average.", _claim_10),
-    ("robust to less data", "Going from 80 % to 10 % training data costs the best embedding fewer points than the baseline.",
-     _claim_drop),
-    ("late beats early fusion", "Late fusion (classify frames, average per file) beats early fusion (average the frames' embeddings, "
-               "classify the file).", _claim_fusion),
-    ("a linear SVM suffices", f"A linear SVM is enough: on the best embedding it is within {PAR_MARGIN:g} points of the best dense "
-            "network or better.", _claim_svm),
-    ("training content matters little", "The content the embedding was trained on (OpenL3: music vs. environmental sound) changes the "
-                "average by less than 5 points.", _claim_content),
-    ("a larger embedding gains little", f"A larger embedding (OpenL3: 6144 instead of 512 values) gains less than {PAR_MARGIN:g} points.",
-     _claim_size),
+    Claim("on par with 80 % data", "With 80 % training data, the best pre-trained embedding with a small classifier is "
+          "on par with the CNN trained from scratch.", Rule("at least", PAR_MARGIN), "embedding − baseline",
+          _best_vs_baseline("I")),
+    Claim("better with 10 % data", "With 10 % training data, the best pre-trained embedding beats the CNN trained from "
+          "scratch.", Rule("above"), "embedding − baseline", _best_vs_baseline("II")),
+    Claim("robust to less data", "Going from 80 % to 10 % training data costs the best pre-trained embedding fewer "
+          "points than the baseline.", Rule("below"), "embedding's loss − baseline's loss", _robust),
+    Claim("late beats early fusion", "Late fusion (classify frames, average per file) beats early fusion (average the "
+          "frames' embeddings, classify the file), for the best early-fusion configuration.", Rule("above"),
+          "late − early", _late_vs_early),
+    Claim("a linear SVM suffices", "A linear SVM is enough: on the best pre-trained embedding it is on par with the best "
+          "dense network.", Rule("at least", PAR_MARGIN), "SVM − dense network", _svm),
+    Claim("training content matters little", "The content an embedding was trained on (OpenL3: music vs. environmental "
+          "sound) changes the average little.", Rule("within", CONTENT_MARGIN), "first − second", _content),
+    Claim("a larger embedding gains little", "A larger embedding (OpenL3: 6144 instead of 512 values) gains little.",
+          Rule("below", PAR_MARGIN), "larger − smaller", _size),
 ]
 
 
-def check_claims(tables: dict) -> pd.DataFrame:
-    """Each claim of :data:`CLAIMS` evaluated on the published tables and on a profile's tables.
+def check_claims(tables: dict, domains: dict | None = None) -> pd.DataFrame:
+    """Each claim of :data:`CLAIMS` judged on the published tables and on a profile's tables.
 
     Parameters
     ----------
     tables : dict
-        ``{"I": results, ...}`` from :func:`collect_table` (missing tables skip the claims that need them).
+        ``{"I": results, ...}`` from :func:`evalkit.book.plan.collect_table` (missing tables make the claims that
+        need them not testable).
+    domains : dict, optional
+        ``{embedding label: training domain}`` of the profile's embeddings (e.g. ``"music"``; None for handcrafted
+        features). Default: every label is a pre-trained embedding of its own domain.
 
     Returns
     -------
-    DataFrame with ``claim``, ``statement``, ``paper`` (evidence), ``holds in the paper``, ``this profile``
-    (evidence) and ``holds here`` (``"yes"``, ``"no"`` or ``"not computed"``).
+    DataFrame with ``claim``, ``statement``, ``rule``, ``paper`` (evidence), ``holds in the paper``,
+    ``this profile`` (evidence), ``holds here`` (one of :data:`~evalkit.book.verdicts.VERDICTS`), ``estimate``,
+    ``low`` and ``high`` (the profile's difference and 95 % interval, points).
     """
-    paper, ours = _long_means_paper(), _long_means_profile(tables)
+    ours = profile_long(tables)
+    if domains is None:
+        domains = {label: label for label in ours["variant"].unique()}
+    sides = (Side(published_long(), True, PAPER_DOMAINS), Side(ours, False, domains))
     rows = []
-    for claim_id, statement, check in CLAIMS:
-        published, mine = check(paper), check(ours) if not ours.empty else None
-        rows.append({"claim": claim_id, "statement": statement,
-                     "paper": published[0] if published else "–",
-                     "holds in the paper": ("yes" if published[1] else "no") if published else "not computed",
-                     "this profile": mine[0] if mine else "–",
-                     "holds here": ("yes" if mine[1] else "no") if mine else "not computed"})
+    for claim in CLAIMS:
+        published, mine = (claim.check(side, claim.rule) for side in sides)
+        rows.append({"claim": claim.id, "statement": claim.statement, "rule": claim.rule_text(),
+                     "paper": published.evidence, "holds in the paper": published.verdict,
+                     "this profile": mine.evidence, "holds here": mine.verdict,
+                     "estimate": mine.estimate, "low": mine.low, "high": mine.high})
     return pd.DataFrame(rows)
-
-

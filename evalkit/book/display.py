@@ -70,15 +70,44 @@ def show_markdown(text: str) -> None:
         display(Markdown(text))
 
 
+def stand_in_models(profile) -> str:
+    """The profile's pre-trained embeddings with what each learned from, e.g. ``"musicnn-mtt (music), birdnet
+    (bird and environmental sound)"``; handcrafted features are left out."""
+    models = []
+    for label in profile.embeddings:
+        try:
+            domain = profile.extractor(label).training_domain
+        except Exception:  # noqa: BLE001 - a model that cannot be built is reported by the preflight, not here
+            domain = "unavailable"
+        if domain is not None:
+            models.append(f"{label} ({domain})")
+    return ", ".join(models) or "none"
+
+
+def build_banner(profile) -> str:
+    """What kind of build this is, for the first paragraph of the book, before any number: on the demo profile, that
+    the data and the models are stand-ins."""
+    if profile.is_demo:
+        return (f"**This is a demo build.** Its six data sets D1–D6 are *synthetic stand-ins* for the paper's tasks "
+                f"T1–T6, and its pre-trained models — {stand_in_models(profile)} — *stand in* for the paper's OpenL3, "
+                "VGGish and Kumar et al. networks. Its numbers test the paper's method and claims on other data; they "
+                "are not the paper's results.")
+    if compares_directly(profile):
+        return (f"This build runs the paper's own data sets ({', '.join(map(str, profile.tasks))}) with the profile "
+                f"**{profile.name}**, so its numbers are directly comparable with the published ones.")
+    return (f"This build runs the profile **{profile.name}** on its own data ({', '.join(profile.task_ids)}): the "
+            "published numbers do not apply to it.")
+
+
 def stand_in_html(profile) -> str:
     """The note that demo tasks and embeddings stand in for the paper's (empty for other profiles)."""
     if not profile.is_demo:
         return ""
     return ("<div class='admonition note'><p class='admonition-title'>Demo data: stand-ins</p><p>On the <b>demo "
             "profile</b>, the tasks D1–D6 are synthetic stand-ins for the paper's T1–T6 (same classes), and the "
-            "pre-trained <b>musicnn</b> models stand in for OpenL3, VGGish and Kumar et al.'s network. The paper's "
-            "numbers appear beside the demo's for orientation only: they were measured on different data with "
-            f"different embeddings.{_short_baseline_note(profile)}</p></div>")
+            f"pre-trained models — {html.escape(stand_in_models(profile))} — stand in for OpenL3, VGGish and Kumar et "
+            "al.'s network. The paper's numbers appear beside the demo's for orientation only: they were measured on "
+            f"different data with different embeddings.{_short_baseline_note(profile)}</p></div>")
 
 
 def _short_baseline_note(profile) -> str:

@@ -14,7 +14,7 @@ import pandas as pd
 from ..config import ParameterError
 from . import NOTEBOOK_SECTIONS
 from .claims import check_claims
-from .display import chance_levels, glue, task_title
+from .display import build_banner, chance_levels, glue, task_title
 from .plan import (baseline_run, collect, collect_curve, collect_table, compute, detailed_runs, main_fractions, plan,
                    teaching_runs)
 from .profile import TABLE_IDS
@@ -82,7 +82,7 @@ def detailed_results(P) -> Page:
     emb, emb10 = avg.drop(index="baseline", errors="ignore"), avg10.drop(index="baseline", errors="ignore")
     classifier = CLASSIFIER_NAMES.get(P.main_classifier, P.main_classifier)
     values = glue_all({
-        "detailed_fraction": 100 * large, "detailed_classifier": classifier,
+        "build_banner": build_banner(P), "detailed_fraction": 100 * large, "detailed_classifier": classifier,
         "detailed_best": emb["mean"].idxmax(), "detailed_best_avg": emb["mean"].max(),
         "detailed_worst": emb["mean"].idxmin(), "detailed_worst_avg": emb["mean"].min(),
         "detailed_baseline_avg": avg["mean"].get("baseline", _nan()),
@@ -242,8 +242,8 @@ def learning_curve(P) -> Page:
 def reproduction(P) -> Page:
     """The paper's claims on this profile, and every number with a published counterpart."""
     tables = {table_id: collect_table(P, table_id) for table_id in TABLE_IDS}
-    claims = check_claims(tables)
-    checked = claims[claims["holds here"] != "not computed"]
+    claims = check_claims(tables, training_domains(P))
+    verdicts = claims["holds here"].value_counts()
     numbers = reproduction_frame(P, tables)
     direct = bool(numbers["comparable"].any()) if not numbers.empty else False
     if numbers.empty:
@@ -255,10 +255,12 @@ def reproduction(P) -> Page:
         summary = (f"On other data the numbers are not expected to agree: the mean absolute difference is "
                    f"{numbers['difference'].abs().mean():.1f} points, and only the claims above are comparable.")
     values = glue_all({
-        "claims_total": len(claims), "claims_checked": len(checked),
-        "claims_hold": int((checked["holds here"] == "yes").sum()),
-        "claims_paper": int((claims["holds in the paper"] == "yes").sum()),
-        "claims_failed": ", ".join(f"*{c}*" for c in checked[checked["holds here"] == "no"]["claim"]) or "none",
+        "claims_total": len(claims), "claims_checked": int(len(claims) - verdicts.get("not testable", 0)),
+        "claims_hold": int(verdicts.get("holds", 0)), "claims_not_hold": int(verdicts.get("does not hold", 0)),
+        "claims_inconclusive": int(verdicts.get("inconclusive", 0)),
+        "claims_not_testable": int(verdicts.get("not testable", 0)),
+        "claims_paper": int((claims["holds in the paper"] == "holds").sum()),
+        "claims_failed": ", ".join(f"*{c}*" for c in claims[claims["holds here"] == "does not hold"]["claim"]) or "none",
         "repro_n": len(numbers),
         "repro_kind": "the published numbers of the same experiments" if direct else
                       "the paper's corresponding rows on other data (orientation only)",
@@ -266,6 +268,11 @@ def reproduction(P) -> Page:
     return Page(tables=tables, everything=_concat(tables.values()), claims=claims, numbers=numbers, direct=direct,
                 title="reproduced vs. published" if direct else "demo vs. paper (different data: orientation only)",
                 values=values)
+
+
+def training_domains(P) -> dict:
+    """``{embedding label: training domain}`` of a profile's embeddings (None: handcrafted, not pre-trained)."""
+    return {label: P.extractor(label).training_domain for label in P.embeddings}
 
 
 def teaching_shares(P) -> Page:

@@ -35,8 +35,8 @@ _OUTSIDE = "background:#fde0c2"
 _MARKS = {True: ("✓", "within max(2 std, 3 points) of the published number"),
           False: ("✗", "outside max(2 std, 3 points) of the published number")}
 #: Verdicts of the claims table (text colours of the same blue / orange pair; the word says it too).
-_VERDICT = {"yes": "color:#0b5394;font-weight:bold", "no": "color:#b45309;font-weight:bold",
-            "not computed": "color:#777;font-weight:bold"}
+_VERDICT = {"holds": "color:#0b5394;font-weight:bold", "does not hold": "color:#b45309;font-weight:bold",
+            "inconclusive": "color:#555;font-weight:bold;font-style:italic", "not testable": "color:#777"}
 
 #: Styles every table shares (scoped to the table by the Styler's id): the spread line under a mean is small and grey.
 _BASE_STYLES = [
@@ -252,11 +252,14 @@ def table_section_html(profile, table_id: str, results: pd.DataFrame) -> str:
 
 
 def claims_html(claims: pd.DataFrame) -> str:
-    """The claims table of :func:`check_claims` as HTML, verdicts coloured (blue yes, orange no, grey not computed)."""
-    header = ["claim", "the paper's numbers", "holds", "this profile's numbers", "holds"]
+    """The claims table of :func:`evalkit.book.claims.check_claims` as HTML: each claim with its rule, the evidence and
+    verdict on the published tables and on this profile (blue holds, orange does not hold, grey italic inconclusive,
+    grey not testable)."""
+    header = ["claim and rule", "the paper's numbers", "verdict", "this profile's numbers", "verdict"]
     cells, css = [], []
     for _, row in claims.iterrows():
-        cells.append([f"<b>{html.escape(row['claim'])}</b><br>{html.escape(row['statement'])}",
+        cells.append([f"<b>{html.escape(row['claim'])}</b><br>{html.escape(row['statement'])}<br>"
+                      f"<i>holds if {html.escape(row['rule'])}</i>",
                       html.escape(row["paper"]), html.escape(row["holds in the paper"]),
                       html.escape(row["this profile"]), html.escape(row["holds here"])])
         verdict = [_VERDICT.get(row["holds in the paper"], "font-weight:bold"),

@@ -84,6 +84,10 @@ class Extractor:
     frame_shape : tuple of int or None
         For spectrogram-patch "extractors" (inputs of the baseline CNNs), the 2-D shape each flat
         frame reshapes to; None for vector embeddings.
+    training_domain : str or None
+        What a pre-trained model learned from, in a few words (``"music"``, ``"environmental sound"``, ``"speech"``,
+        ``"general sound (AudioSet)"``); None for handcrafted features, which learned from nothing. The book's
+        claims use it: the best *pre-trained* embedding, and whether two embeddings differ in training content.
     cacheable : bool
         False for features cheaper to recompute than to read back (spectrogram patches).
     """
@@ -94,6 +98,7 @@ class Extractor:
     hop = 1.0
     dim = 0
     frame_shape: tuple[int, ...] | None = None
+    training_domain: str | None = None
     cacheable = True
     version = "1"
 

@@ -119,6 +119,7 @@ class KumarExtractor(Extractor):
     """
 
     name = "kumar"
+    training_domain = "general sound (AudioSet)"
     sample_rate = KUMAR_SAMPLE_RATE
     #: the audio that yields 128 centred frames: 127 hops
     window = (KUMAR_PATCH - 1) * KUMAR_HOP / KUMAR_SAMPLE_RATE

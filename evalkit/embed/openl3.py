@@ -45,6 +45,7 @@ class OpenL3Extractor(Extractor):
         if int(embedding_size) not in (512, 6144):
             raise ParameterError(f"openl3: embedding_size must be 512 or 6144, not {embedding_size!r}")
         self.content, self.input_repr, self.dim = content, input_repr, int(embedding_size)
+        self.training_domain = "music" if content == "music" else "environmental sound"
         self.hop, self.batch_size = float(hop), int(batch_size)
         self._model = None
         self._openl3 = require("openl3", "OpenL3", "openl3 downloads its model weights while it is installed, "

@@ -69,6 +69,7 @@ class VGGishExtractor(Extractor):
     """
 
     name = "vggish"
+    training_domain = "general sound (AudioSet)"
     sample_rate = 16000
     #: 96 STFT hops of 10 ms plus the last 25 ms window: the audio one frame is computed from
     window = (95 * 160 + 400) / 16000
