@@ -267,6 +267,9 @@ def test_notebooks_are_thin():
             assert "filterwarnings" not in source, f"{name}: changes warning filters"
         if name != "teaching":  # the teaching chapter writes the steps out by hand on purpose
             assert max(len(s.splitlines()) for s, _ in code[2:]) <= 3, f"{name}: a cell holds page logic"
+            # numbers in prose come from show_markdown outputs: a notebook run on its own shows no glue markup
+            prose = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+            assert "{glue" not in prose, f"{name}: a Markdown cell pastes a glued value"
 
 
 def test_learning_curve_table_shows_single_runs_without_a_spread():

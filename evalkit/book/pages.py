@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import ParameterError
-from . import NOTEBOOK_SECTIONS
+from . import NOTEBOOK_SECTIONS, prose
 from .claims import check_claims
 from .display import build_banner, chance_levels, glue, task_title
 from .plan import (baseline_run, collect, collect_curve, collect_table, compute, detailed_runs, main_fractions, plan,
@@ -93,6 +93,7 @@ def detailed_results(P) -> Page:
     table.insert(0, "values per frame", [P.extractor(label).dim if label in P.embeddings else "–" for label in table.index])
     table.index.name = "embedding"
     return Page(runs=runs, runs10=runs10, chance=chance_levels(P), averages=table, large=large, small=small,
+                text=Page(**prose.detailed(values, P.repetitions)),
                 title_a=f"(a) {classifier} on each embedding, {100 * large:g} % training data",
                 title_b=f"(b) each task, {100 * large:g} % training data",
                 title_c=f"(c) each task, {100 * small:g} % training data", values=values)
@@ -132,7 +133,8 @@ def results_tables(P) -> Page:
     glue_all(values)
     fusion_html = "" if tables["III"].empty else frame_html(fusion_comparison(tables["III"]),
                                                           caption="Average over tasks: late vs. early fusion")
-    return Page(tables=tables, everything=_concat(tables.values()), fusion_html=fusion_html, values=values)
+    return Page(tables=tables, everything=_concat(tables.values()), fusion_html=fusion_html, values=values,
+                text=Page(**prose.tables(values, P.is_demo)))
 
 
 def _concat(frames) -> pd.DataFrame:
@@ -155,6 +157,7 @@ def confusion_matrices(P) -> Page:
     values = glue_all({"cm_best": best["row"], "cm_best_avg": best["avg"],
                        "cm_reps": f"{n} repetition{'s' if n != 1 else ''}"})
     return Page(runs=best_runs, ours=ours, largest=largest_confusions(ours), baseline=baseline,
+                text=Page(**prose.confusion(values)),
                 baseline_note="" if baseline else "*This profile has no baseline CNN.*",
                 published={f"{t} (published)": paper_confusion_frame(t) for t in PAPER_TASKS}, values=values)
 
@@ -176,6 +179,7 @@ def baseline_models(P) -> Page:
         values = glue_all({"bl_epochs_mean": _nan(), "bl_epochs_max": _nan(), "bl_n_configs": 0,
                            "bl_limit_text": "this profile trains no baseline CNN"})
         return Page(runs=pd.DataFrame(), architectures=[], curves={}, results_html="", values=values,
+                    text=Page(**prose.baseline(values)),
                     note="*This profile trains no baseline CNN (`baseline` is off): nothing to show on this page.*")
     large, small = main_fractions(P)
     runs = pd.concat([collect(P, [baseline_run(P, t, f) for t in P.tasks], f"{100 * f:g} %") for f in (large, small)],
@@ -209,6 +213,7 @@ def baseline_models(P) -> Page:
                               f"{model.input_shape[1]} values = patch {get_extractor(embedding).frame_shape})",
                               architecture_frame(model)))
     return Page(runs=runs, architectures=architectures, curves=curves, note="", values=values,
+                text=Page(**prose.baseline(values)),
                 results_html=table_html(P, runs, published=published, direct=compares_directly(P)))
 
 
@@ -236,6 +241,7 @@ def learning_curve(P) -> Page:
     glue_all(values)
     classifier = CLASSIFIER_NAMES.get(spec["classifier"], spec["classifier"])
     return Page(runs=runs, table=curve_table(runs), title=f"{classifier} on embeddings vs. the CNN baseline",
+                text=Page(**prose.curve(values)),
                 values=values)
 
 
@@ -266,6 +272,7 @@ def reproduction(P) -> Page:
                       "the paper's corresponding rows on other data (orientation only)",
         "repro_summary": summary})
     return Page(tables=tables, everything=_concat(tables.values()), claims=claims, numbers=numbers, direct=direct,
+                text=Page(**prose.reproduction(values)),
                 title="reproduced vs. published" if direct else "demo vs. paper (different data: orientation only)",
                 values=values)
 

@@ -1,0 +1,95 @@
+"""The sentences of the book that carry numbers, written from a page's values (see :mod:`evalkit.book.pages`).
+
+A notebook shows them as Markdown output, so they read the same in the book and in a notebook run on its own
+(where glue references in Markdown cells would stay unresolved). Each function takes the page's ``values`` (the
+numbers and texts it also glues for other pages) and returns ``{name: Markdown paragraph}``.
+"""
+from __future__ import annotations
+
+import math
+
+
+def _pct(value: float) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1f} %"
+
+
+def _reps(n: int) -> str:
+    return f"{n} repetition{'s' if n != 1 else ''}"
+
+
+def detailed(values: dict, repetitions: int) -> dict[str, str]:
+    baseline = (f" The baseline CNN reaches {_pct(values['detailed_baseline_avg'])}."
+                if not math.isnan(values["detailed_baseline_avg"]) else "")
+    baseline10 = (f", and the baseline reaches {_pct(values['detailed10_baseline_avg'])}"
+                  if not math.isnan(values["detailed10_baseline_avg"]) else "")
+    if values["detailed_best"] == values["detailed_worst"]:
+        ranking = f"the only embedding, **{values['detailed_best']}**, reaches {_pct(values['detailed_best_avg'])}."
+    else:
+        ranking = (f"the best embedding on average is **{values['detailed_best']}** with "
+                   f"{_pct(values['detailed_best_avg'])}, and the weakest is {values['detailed_worst']} with "
+                   f"{_pct(values['detailed_worst_avg'])}.")
+    return {
+        "average": (f"With the {values['detailed_classifier']} and {values['detailed_fraction']:.0f} % training data, "
+                    f"{ranking}{baseline} The table gives the average over tasks per "
+                    f"repetition (mean ± standard deviation over {_reps(repetitions)}) and the dimension of each "
+                    "embedding."),
+        "small": (f"Here the best embedding on average is **{values['detailed10_best']}** with "
+                  f"{_pct(values['detailed10_best_avg'])}{baseline10}."),
+    }
+
+
+def tables(values: dict, is_demo: bool) -> dict[str, str]:
+    def best(table_id: str, early: bool = False) -> str:
+        name = values[f"tab{table_id}_best"]
+        if name == "–":
+            return "This profile does not define this table."
+        base = values[f"tab{table_id}_baseline"]
+        kind = "early-fusion row" if early else "row"
+        return (f"The best {kind} on average is **{name}** with {_pct(values[f'tab{table_id}_best_avg'])}"
+                + (f", and the baseline reaches {_pct(base)}." if not math.isnan(base) else "."))
+    stand_in = {
+        "IV": "On the demo profile, stand-ins with different training content take their place. " if is_demo else "",
+        "V": "On the demo profile, a smaller and a larger embedding of the stand-ins take their place. " if is_demo else "",
+    }
+    return {"I": best("I"), "II": best("II"), "III": best("III", early=True),
+            "IV": f"{stand_in['IV']}This profile compares **{values['tabIV_pair']}**." if values["tabIV_pair"] != "–"
+            else "This profile does not define Table IV.",
+            "V": f"{stand_in['V']}This profile compares **{values['tabV_pair']}**." if values["tabV_pair"] != "–"
+            else "This profile does not define Table V."}
+
+
+def confusion(values: dict) -> dict[str, str]:
+    return {"best": (f"The best configuration of Table I is **{values['cm_best']}**, with "
+                     f"{_pct(values['cm_best_avg'])} on average over tasks; each matrix is the mean over "
+                     f"{values['cm_reps']}.")}
+
+
+def baseline(values: dict) -> dict[str, str]:
+    if not values["bl_n_configs"]:
+        return {"architectures": "", "curves": ""}
+    return {"architectures": (f"This profile has {values['bl_n_configs']} distinct baseline configuration"
+                              f"{'s' if values['bl_n_configs'] != 1 else ''}."),
+            "curves": (f"The runs with the larger training share took {values['bl_epochs_mean']:.0f} epochs on average "
+                       f"(at most {values['bl_epochs_max']:.0f}): {values['bl_limit_text']}.")}
+
+
+def curve(values: dict) -> dict[str, str]:
+    gap = (f", against {_pct(values['lc_baseline_small_value'])} for the baseline (a gap of "
+           f"{values['lc_gap_small']:.1f} points)" if not math.isnan(values["lc_baseline_small_value"]) else "")
+    trained = ("Every embedding of the learning curve and the baseline CNN are" if not math.isnan(
+        values["lc_baseline_small_value"]) else "Every embedding of the learning curve is")
+    return {"shares": f"{trained} trained on {values['lc_fractions']} of the data, always tested on the same 20 % of "
+                      "recordings.",
+            "average": (f"With only {values['lc_smallest']:g} % of the data, the best embedding is "
+                        f"**{values['lc_best_small']}** with {_pct(values['lc_best_small_value'])}{gap}. Over the "
+                        f"whole curve, {values['lc_summary']}.")}
+
+
+def reproduction(values: dict) -> dict[str, str]:
+    return {"claims": (f"Of the {values['claims_total']} claims, **{values['claims_hold']} hold** on this profile, "
+                       f"{values['claims_not_hold']} do not hold, {values['claims_inconclusive']} are inconclusive and "
+                       f"{values['claims_not_testable']} are not testable. On the published numbers, "
+                       f"{values['claims_paper']} hold. Claims that do not hold here: {values['claims_failed']}."),
+            "numbers": (f"There are {values['repro_n']} of them, compared with {values['repro_kind']}. "
+                        f"{values['repro_summary']} Each cell gives this profile's mean, its standard deviation over "
+                        "repetitions below it, and the published number in italics.")}

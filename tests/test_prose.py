@@ -1,0 +1,40 @@
+"""The sentences with numbers (evalkit.book.prose): written from a page's values, with or without a baseline."""
+from __future__ import annotations
+
+from evalkit.book import prose
+
+NAN = float("nan")
+
+
+def test_detailed_results_name_best_weakest_and_baseline():
+    values = {"detailed_classifier": "SVM", "detailed_fraction": 80.0, "detailed_best": "musicnn-msd",
+              "detailed_best_avg": 71.25, "detailed_worst": "mfcc", "detailed_worst_avg": 58.0,
+              "detailed_baseline_avg": 60.04, "detailed10_best": "musicnn-mtt", "detailed10_best_avg": 55.0,
+              "detailed10_baseline_avg": NAN}
+    text = prose.detailed(values, repetitions=3)
+    assert "best embedding on average is **musicnn-msd** with 71.2 %" in text["average"]
+    assert "weakest is mfcc with 58.0 %" in text["average"] and "baseline CNN reaches 60.0 %" in text["average"]
+    assert "over 3 repetitions" in text["average"]
+    assert text["small"] == "Here the best embedding on average is **musicnn-mtt** with 55.0 %."  # no baseline: no word
+    values.update(detailed_worst="musicnn-msd", detailed_baseline_avg=NAN)
+    assert "the only embedding, **musicnn-msd**, reaches 71.2 %" in prose.detailed(values, 1)["average"]
+
+
+def test_tables_say_when_a_table_is_not_defined_and_demo_wording_only_on_the_demo():
+    values = {f"tab{t}_{k}": v for t in ("I", "II", "III", "IV", "V")
+              for k, v in (("best", "–"), ("best_avg", NAN), ("baseline", NAN))}
+    values.update(tabI_best="a · SVM", tabI_best_avg=80.0, tabI_baseline=70.0, tabIV_pair="x vs. y", tabV_pair="–")
+    demo, own = prose.tables(values, is_demo=True), prose.tables(values, is_demo=False)
+    assert demo["I"] == "The best row on average is **a · SVM** with 80.0 %, and the baseline reaches 70.0 %."
+    assert demo["II"] == "This profile does not define this table." and own["V"] == "This profile does not define Table V."
+    assert "demo profile" in demo["IV"] and "demo" not in own["IV"] and "**x vs. y**" in own["IV"]
+
+
+def test_learning_curve_mentions_the_baseline_only_when_there_is_one():
+    values = {"lc_fractions": "10, 40 and 80 %", "lc_smallest": 10.0, "lc_best_small": "mfcc",
+              "lc_best_small_value": 40.0, "lc_baseline_small_value": NAN, "lc_gap_small": NAN,
+              "lc_summary": "this profile's learning curve has no baseline"}
+    text = prose.curve(values)
+    assert "baseline CNN" not in text["shares"] and "against" not in text["average"]
+    values.update(lc_baseline_small_value=30.0, lc_gap_small=10.0)
+    assert "against 30.0 % for the baseline (a gap of 10.0 points)" in prose.curve(values)["average"]
