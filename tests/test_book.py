@@ -282,3 +282,14 @@ def test_learning_curve_table_shows_single_runs_without_a_spread():
     table = curve_table(runs)
     assert table.loc["mfcc", "10 %"] == "55.0 ± 5.0"
     assert table.loc["baseline", "10 %"] == "30.0 (1 run)"
+
+
+def test_notebooks_get_shipped_profiles_by_name_so_downloads_carry_no_machine_path(tmp_path):
+    from evalkit.book.build import notebook_profile_parameter
+    from evalkit.book.profiles import load_profile
+
+    assert notebook_profile_parameter(load_profile("demo")) == "demo"
+    assert notebook_profile_parameter(load_profile("paper")) == "paper"
+    own = tmp_path / "mine.yaml"
+    own.write_text((REPO_ROOT / "profiles" / "test.yaml").read_text())  # named "test" inside, but not the shipped file
+    assert notebook_profile_parameter(load_profile(own)) == str(own.resolve())

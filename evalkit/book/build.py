@@ -32,7 +32,7 @@ from ..config import PACKAGE_DIR, REPO_ROOT, EvalkitError, data_dir, resource_pa
 from . import NOTEBOOK_SECTIONS, NOTEBOOKS
 from .plan import compute, plan, results_state
 from .preflight import check_profile, describe_estimate, estimate
-from .profiles import load_profile
+from .profiles import load_profile, profile_path
 
 GENERATED = Path("book") / "_generated"
 #: Book sources copied when building outside the checkout (``--output``, or an installed package).
@@ -105,6 +105,17 @@ def _is_current(stamp_path: Path, output: Path, inputs: dict) -> bool:
 #: it down; harmless, but it reads like a failure in the build's output. Errors of the notebook's cells are
 #: reported by papermill, not through this logger.
 _QUIET_ASYNCIO = "--IPKernelApp.exec_lines=import logging; logging.getLogger('asyncio').setLevel(logging.CRITICAL)"
+
+
+def notebook_profile_parameter(profile) -> str:
+    """The ``profile`` parameter the notebooks get: a shipped profile by its name (``"demo"``), so that a downloaded
+    notebook carries no path of this machine; any other profile file by its absolute path."""
+    try:
+        if profile.path and profile.path.resolve() == profile_path(profile.name).resolve():
+            return profile.name
+    except EvalkitError:  # a profile file whose name is not a shipped profile
+        pass
+    return str(profile.path.resolve()) if profile.path else profile.name
 
 
 def _run_notebook(notebook: Path, output: Path, parameters: dict) -> None:
@@ -181,7 +192,7 @@ def run_notebooks(profile="demo", *, force: bool = False, root: Path | None = No
     generated = root / GENERATED
     stamps = generated / ".stamps"
     stamps.mkdir(parents=True, exist_ok=True)
-    parameters = {"profile": str(profile.path.resolve()) if profile.path else profile.name}
+    parameters = {"profile": notebook_profile_parameter(profile)}
     unknown = sorted(set(only or []) - set(NOTEBOOKS))
     if unknown:
         raise BookError(f"unknown notebook(s) {', '.join(unknown)}; valid: {', '.join(NOTEBOOKS)}")
