@@ -97,6 +97,18 @@ def cmd_cache(args) -> None:
         print(f"{row['folder']:32s} {row['entries']:6d} files  {row.get('params', '')}")
 
 
+def cmd_hear_check(args) -> None:
+    from .config import ParameterError
+    from .embed.hear_validation import validate_hear_module
+
+    problems = validate_hear_module(args.module, weights=args.weights)
+    for problem in problems:
+        print(f"- {problem}")
+    if problems:
+        raise ParameterError(f"{args.module}: {len(problems)} problem(s) with the HEAR 2021 API (listed above)")
+    print(f"{args.module}: a valid HEAR 2021 module")
+
+
 def cmd_data_fetch(args) -> None:
     from .data.datasets import fetch
 
@@ -190,6 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     run.add_argument("--results", default=None, help="results folder (default data/results); finished runs are reused")
     run.set_defaults(func=cmd_run)
+
+    hear = sub.add_parser("hear-check", help="check a HEAR 2021 API module as the HEAR validator does")
+    hear.add_argument("module", help="importable module name, e.g. hear21passt.base")
+    hear.add_argument("--weights", default=None, help="weights file passed to the module's load_model")
+    hear.set_defaults(func=cmd_hear_check)
 
     _add_data(sub)
     _add_book(sub)

@@ -1,7 +1,8 @@
 """Stage 2, embed: frame-wise embeddings of audio files, cached on disk.
 
 ``base`` (the :class:`Extractor` interface), ``registry`` (names → lazy factories), ``handcrafted`` (MFCC,
-spectrogram patches), ``musicnn``, ``openl3``, ``vggish``, ``kumar`` (pre-trained models) and ``cache``
+spectrogram patches), ``musicnn``, ``openl3``, ``vggish``, ``kumar`` (pre-trained models), ``hear`` and
+``hear_validation`` (any HEAR 2021 API module, checked as the HEAR validator does) and ``cache``
 (content-addressed embedding cache and batched, resumable extraction). Imports ``data`` and ``config`` only.
 """
 from .base import Extractor

@@ -19,6 +19,7 @@ EMBEDDINGS = Registry(
         "openl3": "evalkit.embed.openl3:OpenL3Extractor",
         "vggish": "evalkit.embed.vggish:VGGishExtractor",
         "kumar": "evalkit.embed.kumar:KumarExtractor",
+        "hear": "evalkit.embed.hear:HearExtractor",
     },
     presets={
         "musicnn-mtt": ("musicnn", {"model": "MTT_musicnn", "layer": "penultimate"}),
