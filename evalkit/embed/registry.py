@@ -20,6 +20,8 @@ EMBEDDINGS = Registry(
         "vggish": "evalkit.embed.vggish:VGGishExtractor",
         "kumar": "evalkit.embed.kumar:KumarExtractor",
         "hear": "evalkit.embed.hear:HearExtractor",
+        "birdnet": "evalkit.embed.birdnet:BirdNETExtractor",
+        "speech-embedding": "evalkit.embed.speech:SpeechEmbeddingExtractor",
     },
     presets={
         "musicnn-mtt": ("musicnn", {"model": "MTT_musicnn", "layer": "penultimate"}),
@@ -29,6 +31,8 @@ EMBEDDINGS = Registry(
         "openl3-6144": ("openl3", {"embedding_size": 6144}),
         "openl3-env-6144": ("openl3", {"content": "env", "embedding_size": 6144}),
         "vggish-raw": ("vggish", {"postprocess": False}),
+        # the model's own frames: one 0.782-s embedding every 80 ms (12.5 per second)
+        "speech-embedding-80ms": ("speech-embedding", {"window": 0.782, "hop": 0.08}),
     },
 )
 
