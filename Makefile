@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup book test benchmark benchmark-book screenshots clean
+.PHONY: setup book test lab teach benchmark benchmark-book screenshots clean
 
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,19 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# JupyterLab on the notebooks, ready to run (each notebook's first cell holds its parameters).
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+# The teaching chapter's quick variant (one repetition; under 5 minutes on a laptop), as a notebook and as HTML.
+teach: $(STAMP)
+	mkdir -p _build/teach
+	$(BIN)/papermill notebooks/teaching.ipynb _build/teach/teaching.ipynb -p repetitions 1 --cwd _build/teach
+	$(BIN)/jupyter nbconvert --to html --TagRemovePreprocessor.enabled=True \
+		--TagRemovePreprocessor.remove_cell_tags='["remove-cell","parameters","injected-parameters"]' \
+		--TagRemovePreprocessor.remove_input_tags='["remove-input"]' _build/teach/teaching.ipynb
+	@echo "open _build/teach/teaching.html"
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/extraction.py

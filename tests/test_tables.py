@@ -209,7 +209,8 @@ def test_profile_table_iii_puts_the_best_late_fusion_per_task_under_the_early_ro
     best_late = body[labels.index("best late fusion")]
     assert _texts(best_late) == ["best late fusion", "90.0", "80.0", "85.0"]  # max per task, then their mean
     caption = _text(_soup(markup).find("caption"))
-    assert caption == "Table III: early vs. late fusion (80 % training data)"
+    assert caption == ("Table III: early vs. late fusion (80 % training data); each cell: the mean, and under it "
+                       "± the standard deviation over 1 repetition")
 
 
 def test_table_section_of_a_missing_table_says_so():

@@ -147,15 +147,18 @@ def vggish_runs(profile, tasks=VGGISH_CHANCE_TASKS) -> list[tuple[Run, bool, boo
 
 
 def teaching_runs(profile) -> list[Run]:
-    """The teaching chapter's example: the SVM on its embedding and the baseline at each of its training shares."""
+    """The teaching chapter's example: the lesson's classifier on its embedding and the baseline CNN at each of its
+    training shares, and MFCCs with the same classifier at 80 % (the exercise on handcrafted features)."""
     cfg = profile.teaching_config()
-    task, label = str(cfg["task"]), cfg["embedding"]
+    task, label, reps = str(cfg["task"]), cfg["embedding"], int(cfg["repetitions"])
     out = []
     for fraction in sorted({0.8, *cfg["train_fractions"]}, reverse=True):
-        out.append(Run(task, label, profile.spec(label), "svm", train_fraction=float(fraction),
-                       repetitions=int(cfg["repetitions"])))
+        out.append(Run(task, label, profile.spec(label), cfg["classifier"], train_fraction=float(fraction),
+                       repetitions=reps))
         if profile.baseline:
-            out.append(baseline_run(profile, task, fraction, cfg["repetitions"]))
+            out.append(baseline_run(profile, task, fraction, reps))
+    if profile.spec(label) != "mfcc":
+        out.append(Run(task, "mfcc", "mfcc", cfg["classifier"], train_fraction=0.8, repetitions=reps))
     return out
 
 

@@ -35,7 +35,7 @@ _TOP_KEYS = {"name", "description", "tasks", "task_params", "repetitions", "seed
              "baseline", "baseline_repetitions", "tables", "learning_curve", "paper_rows", "teaching", "test_size"}
 _TABLE_KEYS = {"embeddings", "train_fraction", "fusion", "pooling", "baseline", "classifiers"}
 _CURVE_KEYS = {"embeddings", "classifier", "train_fractions", "repetitions", "baseline"}
-_TEACHING_KEYS = {"task", "embedding", "train_fractions", "repetitions", "examples_per_class", "cnn_epochs"}
+_TEACHING_KEYS = {"task", "embedding", "classifier", "train_fractions", "repetitions", "examples_per_class"}
 _PAPER_ROW_KEYS = {"embedding", "content", "emb_size"}
 
 
@@ -185,12 +185,13 @@ class Profile:
         return out
 
     def teaching_config(self) -> dict:
-        """The teaching notebook's small example (one task, one embedding, a few training shares)."""
+        """The teaching notebook's small example: one task, one embedding and classifier, a few training shares."""
         curve = self.curve() or {}
         labels = list(self.embeddings)
         default_embedding = next((e for e in reversed(curve.get("embeddings", [])) if e in labels), labels[-1])
         out = {"task": self.tasks[min(1, len(self.tasks) - 1)], "embedding": default_embedding,
-               "train_fractions": [0.1, 0.4, 0.8], "repetitions": 1, "examples_per_class": 2, "cnn_epochs": None}
+               "classifier": self.main_classifier, "train_fractions": [0.1, 0.4, 0.8], "repetitions": 1,
+               "examples_per_class": 2}
         out.update(self.teaching or {})
         return out
 

@@ -226,6 +226,8 @@ def validate(data: dict, where: str = "<profile>") -> Profile:
     if teaching is not None:
         at = f"{where}: teaching"
         _check_keys(at, teaching, _TEACHING_KEYS)
+        if "classifier" in teaching:
+            _check_classifier_spec(f"{at}.classifier", teaching["classifier"])
         if "embedding" in teaching:
             _check_labels(f"{at}.embedding", [teaching["embedding"]], embeddings)
         for f in teaching.get("train_fractions", []):
@@ -277,7 +279,7 @@ def single_run_profile(task="D2", embedding: str = "musicnn", classifier: str = 
         "learning_curve": {"embeddings": [label], "classifier": classifier,
                            "train_fractions": list(train_fractions or STANDARD_FRACTIONS),
                            "repetitions": int(repetitions), "baseline": bool(baseline)},
-        "teaching": {"task": task, "embedding": label},
+        "teaching": {"task": task, "embedding": label, "classifier": classifier, "repetitions": int(repetitions)},
     }
     if baseline:
         data["baseline"] = {k: v for k, v in DEFAULT_BASELINE.items() if k == "default" or k == task}

@@ -215,6 +215,15 @@ def paper_table_html(table_id: str, caption: str = "") -> str:
     return _styled(cells, header, caption=caption, left=[0, 1])
 
 
+def spread_over(results: pd.DataFrame) -> str:
+    """``"the standard deviation over 3 repetitions"`` (or ``over 1–3 repetitions`` when cells differ): what the ±
+    of a table's cells is computed over."""
+    counts = results.groupby(["row", "task"])["repetition"].nunique()
+    low, high = int(counts.min()), int(counts.max())
+    n = f"{low}" if low == high else f"{low}–{high}"
+    return f"the standard deviation over {n} repetition{'s' if high != 1 else ''}"
+
+
 def profile_table_html(profile, table_id: str, results: pd.DataFrame) -> str:
     """Table ``table_id`` of a profile as the book shows it: its rows with the published (or, on other data,
     orientation) rows beside them; Table III shows the best late fusion per task below the early-fusion rows."""
@@ -223,6 +232,7 @@ def profile_table_html(profile, table_id: str, results: pd.DataFrame) -> str:
     caption = f"Table {table_id}: {TABLE_TITLES.get(table_id, '')}"
     if spec is not None:
         caption += f" ({100 * spec['train_fraction']:g} % training data)" if table_id not in ("I", "II") else ""
+    caption += f"; each cell: the mean, and under it ± {spread_over(results)}"
     published, direct = published_rows(profile, table_id, results)
     extra = None
     shown = results
