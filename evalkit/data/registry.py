@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..config import UnknownNameError, data_dir
 from .datasets import PAPER_TASK_IDS, paper_task, paper_task_names
-from .synth import DEMO_CLASSES
+from .synth import DEMO_CLASSES, DEMO_DEFAULTS, demo_folder_name, demo_params
 from .tasks import DemoTask, FolderTask, Task
 
 DEMO_TASK_NAMES = {
@@ -19,20 +19,38 @@ DEMO_TASK_NAMES = {
 }
 
 
-def demo_task(task_id: str, *, root=None, seed: int = 20, files_per_class: int = 40, duration: float = 4.0) -> DemoTask:
+def demo_task(task_id: str, *, root=None, seed: int = DEMO_DEFAULTS["seed"],
+              files_per_class: int = DEMO_DEFAULTS["files_per_class"],
+              files_per_group: int = DEMO_DEFAULTS["files_per_group"],
+              duration: float = DEMO_DEFAULTS["duration"]) -> DemoTask:
     """The demo task ``task_id`` (``"D1"`` … ``"D6"``) with its generation parameters.
 
-    Different parameters are generated into different folders, so a reduced test profile never overwrites the full
-    demo data. Nothing is generated here: :meth:`DemoTask.prepare` does that.
+    The defaults give 80 recordings of one 3-s file per class, so that a 10 % training share still holds 8
+    recordings per class. Each version of the generators and each parameter set is generated into its own folder,
+    ``<data>/demo/v3-s20-n80-g1-d3/<task>`` (:func:`~evalkit.data.synth.demo_folder_name`): a reduced test profile
+    never overwrites the full demo data, and data of an older generator are never reused nor in the way. Nothing is
+    generated here: :meth:`DemoTask.prepare` does that.
+
+    Parameters
+    ----------
+    root : path-like, optional
+        Parent folder of the task folder instead of the default one.
+    seed : int
+    files_per_class : int
+        Files per class (rounded up to whole groups).
+    files_per_group : int
+        Files cut from one simulated recording (a group: splits keep it on one side).
+    duration : float
+        Seconds per file.
     """
     if task_id not in DEMO_CLASSES:
         raise UnknownNameError("task", task_id, list(DEMO_CLASSES))
-    default = (seed, files_per_class, duration) == (20, 40, 4.0)
-    folder = "demo" if default else f"demo-s{seed}-n{files_per_class}-d{duration:g}"
-    root = Path(root) if root is not None else data_dir() / folder
+    parameters = {"seed": seed, "files_per_class": files_per_class, "files_per_group": files_per_group,
+                  "duration": duration}
+    demo_params(task_id, **parameters)  # one line naming a bad value, before anything else
+    root = Path(root) if root is not None else data_dir() / "demo" / demo_folder_name(**parameters)
     return DemoTask(id=task_id, name=DEMO_TASK_NAMES[task_id], classes=list(DEMO_CLASSES[task_id]), kind="demo",
-                    root=root / task_id, group_pattern="^(.*)__", seed=seed, files_per_class=files_per_class,
-                    duration=duration)
+                    root=root / task_id, group_pattern="^(.*)__", **parameters)
 
 
 def list_tasks() -> dict[str, str]:

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
+from ..config import ParameterError
+
 DEMO_SAMPLE_RATE = 16000
 SR = DEMO_SAMPLE_RATE
 
@@ -187,12 +189,31 @@ WORDS = ("the a this every small green old river city music people morning eveni
          "walks runs sings opens closes finds brings keeps moves speaks listens waits turns writes reads "
          "quickly slowly always never today tomorrow again together outside under over through with "
          "because although while before after and but so then").split()
-VOICES = ["en-us", "en-gb", "en-us+f2", "en-us+m3", "en-gb+f4", "de", "es", "fr", "it", "pt", "nl", "en-us+f5"]
+VOICES = ["en-us", "en", "en-us+f2", "en-us+m3", "en+f4", "de", "es", "fr", "it", "pt", "nl", "en-us+f5"]
+# eSpeak NG names: "en" is British English ("en-gb" is not a voice name: eSpeak fell back to its default voice and
+# dropped a "+variant"); "+f2" … are its voice variants (female 2, male 3, ...).
 
 
-def speak(text: str, voice: str, words_per_minute: int, pitch: int, pitch_range: int) -> np.ndarray:
-    """Synthesise ``text`` with eSpeak NG; mono float64 at 16 kHz.
+def speak(text: str, voice: str, words_per_minute: int, pitch: int, pitch_range: int, *, seed: int = 0) -> np.ndarray:
+    """Synthesise ``text`` with eSpeak NG; mono float64 at 16 kHz, the same samples for the same arguments.
 
+    Parameters
+    ----------
+    voice : str
+        An eSpeak NG voice name, optionally with a variant (``"en-us+f2"``).
+    words_per_minute, pitch, pitch_range : int
+        eSpeak's rate, base pitch (0–100) and pitch range (0–100).
+    seed : int
+        Seed of eSpeak's noise generator (the breath noise of the breathy variants ``+f2``, ``+f5``), which eSpeak
+        otherwise seeds from the clock.
+
+    Raises
+    ------
+    ParameterError
+        eSpeak NG does not know ``voice``.
+
+    Notes
+    -----
     eSpeak keeps internal state (noise generators) in static variables from one utterance to the next,
     even across ``espeak_Terminate``. So that a file does not depend on what was synthesised before it,
     every utterance loads a private copy of the library (about 20 ms) and unloads it afterwards.
@@ -219,9 +240,11 @@ def speak(text: str, voice: str, words_per_minute: int, pitch: int, pitch_range:
         if rate <= 0:
             raise RuntimeError("eSpeak NG failed to initialise")
         lib.espeak_SetSynthCallback(callback)
-        lib.espeak_SetVoiceByName(voice.encode())
+        if lib.espeak_SetVoiceByName(voice.encode()) != 0:  # 0: EE_OK; otherwise eSpeak keeps its default voice
+            raise ParameterError(f"eSpeak NG has no voice {voice!r} (names like 'en', 'en-us', 'de', with '+f2' etc.)")
         for parameter, value in ((1, words_per_minute), (3, pitch), (4, pitch_range)):
             lib.espeak_SetParameter(parameter, value, 0)
+        lib.espeak_ng_SetRandSeed(ctypes.c_long(int(seed)))  # after initialising, which seeds from the clock
         data = text.encode() + bytes(1)
         lib.espeak_Synth(data, len(data), 0, 0, 0, 0, None, None)
         lib.espeak_Synchronize()

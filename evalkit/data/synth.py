@@ -2,14 +2,16 @@
 
 - D1–D3 are rendered from real sampled instruments and voices: the General-MIDI SoundFont that ships with
   ``pretty_midi`` (TimGM6mb.sf2), played by ``tinysoundfont``; speech comes from eSpeak NG (``espeakng_loader``).
-  Note events are generated here: melodies, chord progressions, tempo, register, loudness, background noise
-  and a small synthetic room vary per recording.
+  D1 (small Andean plucked-string ensembles) is composed and played in :mod:`evalkit.data.andean` and
+  :mod:`evalkit.data.plucked`; for D2 and D3 note events are generated here: melodies, chord progressions, tempo,
+  register, loudness, background noise and a small synthetic room vary per recording.
 - D4–D6 are physically motivated syntheses in NumPy: rotating-machine harmonics and bearing-fault impulses,
   rolling noise shaped by surface roughness, and impacts with material-dependent modal damping.
 
 A *group* is one simulated recording session (same instruments / voice / machine unit / microphone); its files
 share those properties, and splits keep a group on one side. Every file is seeded from
-(seed, task, class, group, file), so any file can be regenerated on its own, byte for byte.
+(seed, task, class, group, file), so any file can be regenerated on its own, byte for byte, in any process and
+order. ``book/demo_data.md`` describes every task for readers.
 """
 from __future__ import annotations
 
@@ -34,24 +36,10 @@ DEMO_CLASSES = {
     "D6": ["puckA", "puckG", "puckI", "puckE", "noPuck"],
 }
 
+from .andean import d1_ensemble
 from .sounds import (MAJOR, MINOR, SR, VOICES, WORDS, _add_noise, _bandpass, _chords, _ensemble_part, _finish, _melody, _pink_noise, _random_eq, _rng, _room, _scale_pitches, render_notes, speak)
 
-PLUCKED = [24, 25, 46, 105, 104, 106, 107, 32, 45, 26]
-ROLES = ["melody", "bass", "chords", "arpeggio", "counter"]
-
-
-def _d1_ensemble(rng, group_rng, label, duration):
-    """D1: 1–5 plucked-string instruments in distinct roles, in a shared key and tempo."""
-    n_inst = int(label[-2:])
-    programs = list(group_rng.choice(PLUCKED, size=n_inst, replace=False))
-    roles = ["melody"] if n_inst == 1 else list(group_rng.choice(ROLES, size=n_inst, replace=False))
-    root, mode = int(rng.integers(55, 67)), (MAJOR if rng.random() < 0.6 else MINOR)
-    beat = 60 / rng.uniform(70, 150)
-    chords = _chords(rng, root - 12, mode, 4)
-    notes = []
-    for channel, role in enumerate(roles):
-        notes += _ensemble_part(rng, role, channel, root, mode, chords, beat, duration, int(rng.integers(70, 110)))
-    return render_notes(notes, dict(enumerate(programs)), duration)
+ROLES = ["melody", "bass", "chords", "arpeggio", "counter"]  # of the instrumental music in D3
 
 
 FAMILIES = {
@@ -90,7 +78,8 @@ def _d3_speech_music(rng, group_rng, label, duration):
     if label == "SP":
         voice = str(group_rng.choice(VOICES))
         text = " ".join(rng.choice(WORDS, size=40))
-        x = speak(text, voice, int(group_rng.integers(130, 210)), int(group_rng.integers(20, 80)), int(rng.integers(20, 80)))
+        x = speak(text, voice, int(group_rng.integers(130, 210)), int(group_rng.integers(20, 80)), int(rng.integers(20, 80)),
+                  seed=int(rng.integers(2 ** 31)))
         start = int(rng.integers(0, max(1, len(x) - int(duration * SR))))
         x = np.pad(x[start:], (0, max(0, int(duration * SR) - len(x) + start)))
         if rng.random() < 0.25:  # a radio jingle underneath
@@ -227,9 +216,9 @@ def _d6_puck(rng, group_rng, label, duration):
     return _add_noise(rng, x, rng.uniform(15, 35))
 
 
-GENERATORS = {"D1": _d1_ensemble, "D2": _d2_family, "D3": _d3_speech_music,
+GENERATORS = {"D1": d1_ensemble, "D2": _d2_family, "D3": _d3_speech_music,
               "D4": _d4_engine, "D5": _d5_surface, "D6": _d6_puck}
-MUSIC_TASKS = ("D1", "D2", "D3")
+MUSIC_TASKS = ("D2", "D3")  # get a room and background here; D1 places its players in its own room
 
 
 def render_file(task_id: str, label: str, group: int, k: int, *, seed: int, duration: float) -> np.ndarray:
@@ -260,12 +249,71 @@ def _write_wav(path: Path, audio: np.ndarray) -> None:
         raise
 
 
-def generate_demo_task(task_id: str, root: str | os.PathLike, *, seed: int = 20, files_per_class: int = 40,
-                       duration: float = 3.0, files_per_group: int = 4, progress: bool = True) -> Path:
+GENERATOR_VERSION = "3"  # bump whenever a change to the generators changes the audio: old folders are then not reused
+DEMO_DEFAULTS = {"seed": 20, "files_per_class": 80, "files_per_group": 1, "duration": 3.0}
+
+
+def demo_params(task_id: str, *, seed: int, files_per_class: int, files_per_group: int, duration: float) -> dict:
+    """Everything that determines a demo task's audio (stored in its ``.complete.json``), after checking each value.
+
+    Raises
+    ------
+    ParameterError
+        An unknown task id, or a parameter out of range (named with its value).
+    """
+    if task_id not in DEMO_CLASSES:
+        raise ParameterError(f"unknown demo task {task_id!r}; valid: {', '.join(DEMO_CLASSES)}")
+    for name, value, low in (("files_per_class", files_per_class, 1), ("files_per_group", files_per_group, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ParameterError(f"demo task {task_id}: {name} must be a whole number >= {low}, not {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ParameterError(f"demo task {task_id}: seed must be a whole number, not {seed!r}")
+    if isinstance(duration, bool) or not isinstance(duration, (int, float, np.integer, np.floating)) \
+            or not 0.5 <= duration <= 60:
+        raise ParameterError(f"demo task {task_id}: duration must be 0.5–60 seconds, not {duration!r}")
+    return {"task": task_id, "seed": int(seed), "files_per_class": int(files_per_class),
+            "files_per_group": int(files_per_group), "duration": float(duration), "sample_rate": SR,
+            "generator": GENERATOR_VERSION}
+
+
+def demo_folder_name(*, seed: int, files_per_class: int, files_per_group: int, duration: float) -> str:
+    """Folder of a demo data set inside ``<data>/demo``, named by generator version and parameters
+    (``v3-s20-n80-g1-d3``): data of another version or other parameters lie beside it and are never reused."""
+    return f"v{GENERATOR_VERSION}-s{seed}-n{files_per_class}-g{files_per_group}-d{float(duration):g}"
+
+
+def _check_folder(folder: Path, params: dict) -> None:
+    """Raise if ``folder`` holds (part of) a demo task generated with other parameters or by another generator."""
+    for marker in (folder / ".complete.json", folder / ".generating.json"):
+        if not marker.exists():
+            continue
+        stored = json.loads(marker.read_text())
+        if {k: stored.get(k) for k in params} != params:
+            differ = ", ".join(f"{k} {stored.get(k)!r} (wanted {v!r})" for k, v in params.items() if stored.get(k) != v)
+            raise ParameterError(f"{folder} holds demo data generated with other parameters: {differ}; delete {folder} "
+                                 f"to generate it there, or choose another folder (the default folder of each version "
+                                 f"and parameter set is <data>/demo/{demo_folder_name(**{k: params[k] for k in DEMO_DEFAULTS})})")
+
+
+def is_generated(folder: str | os.PathLike, params: dict) -> bool:
+    """True when ``folder`` holds the complete demo task of ``params`` (:func:`demo_params`)."""
+    marker = Path(folder) / ".complete.json"
+    if not marker.exists():
+        return False
+    stored = json.loads(marker.read_text())
+    return {k: stored.get(k) for k in params} == params
+
+
+def generate_demo_task(task_id: str, root: str | os.PathLike, *, seed: int = DEMO_DEFAULTS["seed"],
+                       files_per_class: int = DEMO_DEFAULTS["files_per_class"],
+                       duration: float = DEMO_DEFAULTS["duration"], files_per_group: int = DEMO_DEFAULTS["files_per_group"],
+                       progress: bool = True) -> Path:
     """Generate demo task ``task_id`` under ``root/task_id/<class>/<group>__<k>.wav`` (16 kHz mono PCM16).
 
-    Resumable: existing files are kept, each file is written atomically, and ``.complete.json`` marks a
-    finished task so later calls return at once.
+    Resumable: existing files are kept, each file is written atomically; ``.generating.json`` records the
+    parameters of a generation under way and ``.complete.json`` marks a finished task, so later calls return at once.
+    Every file depends only on its parameters and its place (seed, task, class, group, file), not on the order of
+    generation or the process: the same parameters give the same bytes.
 
     Parameters
     ----------
@@ -279,7 +327,7 @@ def generate_demo_task(task_id: str, root: str | os.PathLike, *, seed: int = 20,
     duration : float
         Seconds per file.
     files_per_group : int
-        Files per simulated recording session.
+        Files per simulated recording session (a group: splits keep it on one side).
     progress : bool
         Show a tqdm progress bar.
 
@@ -290,28 +338,25 @@ def generate_demo_task(task_id: str, root: str | os.PathLike, *, seed: int = 20,
 
     Raises
     ------
-    ValueError
-        The folder holds a task generated with other parameters.
+    ParameterError
+        A parameter out of range, or the folder holds a task generated with other parameters or by another
+        version of the generators (the message says what to do).
     """
-    if task_id not in DEMO_CLASSES:
-        raise ParameterError(f"unknown demo task {task_id!r}; valid: {', '.join(DEMO_CLASSES)}")
+    params = demo_params(task_id, seed=seed, files_per_class=files_per_class, files_per_group=files_per_group,
+                         duration=duration)
     folder = Path(root) / task_id
-    params = {"task": task_id, "seed": seed, "files_per_class": files_per_class, "duration": duration,
-              "files_per_group": files_per_group, "sample_rate": SR, "generator": "2"}
-    marker = folder / ".complete.json"
-    if marker.exists():
-        stored = json.loads(marker.read_text())
-        if {k: stored.get(k) for k in params} != params:
-            raise ParameterError(f"{folder} holds demo data generated with other parameters ({stored}); "
-                                 f"delete it or choose another folder to generate {params}")
+    _check_folder(folder, params)
+    if (folder / ".complete.json").exists():
         return folder
     n_groups = -(-files_per_class // files_per_group)
     jobs = [(label, g, k) for label in DEMO_CLASSES[task_id] for g in range(n_groups) for k in range(files_per_group)]
     for label in DEMO_CLASSES[task_id]:
         (folder / label).mkdir(parents=True, exist_ok=True)
+    (folder / ".generating.json").write_text(json.dumps(params, indent=1))
     for label, g, k in tqdm(jobs, desc=f"generating {task_id}", unit="file", disable=not progress, leave=False):
         path = folder / label / f"{label}_g{g:03d}__{k}.wav"
         if not path.exists():
             _write_wav(path, render_file(task_id, label, g, k, seed=seed, duration=duration))
-    marker.write_text(json.dumps({**params, "files": len(jobs)}, indent=1))
+    (folder / ".complete.json").write_text(json.dumps({**params, "files": len(jobs)}, indent=1))
+    (folder / ".generating.json").unlink()
     return folder

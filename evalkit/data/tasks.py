@@ -124,26 +124,49 @@ class FolderTask(Task):
 
 @dataclass
 class DemoTask(FolderTask):
-    """A synthetic demo task (D1–D6), generated deterministically on first use under ``<data>/demo``."""
+    """A synthetic demo task (D1–D6), generated deterministically on first use (by default under
+    ``<data>/demo/<generator version and parameters>``, see :func:`evalkit.data.registry.demo_task`).
+
+    Parameters
+    ----------
+    seed : int
+    files_per_class : int
+        Files per class (rounded up to whole groups).
+    files_per_group : int
+        Files cut from one simulated recording.
+    duration : float
+        Seconds per file.
+    """
 
     seed: int = 20
-    files_per_class: int = 40
-    duration: float = 4.0
+    files_per_class: int = 80
+    files_per_group: int = 1
+    duration: float = 3.0
+
+    @property
+    def generation_params(self) -> dict:
+        """What determines the audio (:func:`evalkit.data.synth.demo_params`)."""
+        from .synth import demo_params
+
+        return demo_params(self.id, seed=self.seed, files_per_class=self.files_per_class,
+                           files_per_group=self.files_per_group, duration=self.duration)
 
     def prepare(self, progress: bool = True) -> "DemoTask":
         from .synth import generate_demo_task
 
         generate_demo_task(self.id, self.root.parent, seed=self.seed, files_per_class=self.files_per_class,
-                           duration=self.duration, progress=progress)
+                           files_per_group=self.files_per_group, duration=self.duration, progress=progress)
         return self
 
     def _load_files(self) -> list[AudioFile]:
-        if not (Path(self.root) / ".complete.json").exists():
+        if not self.is_prepared:
             raise MissingDataError(f"demo task {self.id} is not generated yet at {self.root}: call task.prepare() "
                                    f"(or run `evalkit extract --task {self.id} ...`, which generates it)")
         return super()._load_files()
 
     @property
     def is_prepared(self) -> bool:
-        """True once the demo audio has been generated completely."""
-        return (Path(self.root) / ".complete.json").exists()
+        """True once the demo audio of these parameters has been generated completely."""
+        from .synth import is_generated
+
+        return is_generated(self.root, self.generation_params)
