@@ -80,10 +80,14 @@ def cmd_run(args) -> None:
 
     task = _task(args)
     store = ResultStore(args.results) if args.results else None
-    with get_extractor(args.embedding) as extractor:
+    extractor = get_extractor(args.embedding) if args.embedding else None  # None: the classifier's own input
+    try:
         tables = [run_experiment(task, extractor, args.classifier, fusion=args.fusion, pooling=args.pooling,
                                  train_fraction=fraction, repetitions=args.repetitions, seed=args.seed, store=store)
                   for fraction in args.train_fraction]
+    finally:
+        if extractor is not None:
+            extractor.close()
     print(summarize(pd.concat(tables, ignore_index=True)).to_string(index=False))
 
 
@@ -191,7 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="train and test a classifier on a task's embeddings; print mean ± std accuracy")
     _add_task(run)
-    run.add_argument("--embedding", required=True, help="embedding name or spec, see `evalkit embeddings`")
+    run.add_argument("--embedding", default=None,
+                     help="embedding name or spec, see `evalkit embeddings`; default: the classifier's own input "
+                          "(the CNNs' spectrogram patches, e.g. cnn-input-t3 for cnn); required for svm, d128, d512")
     run.add_argument("--classifier", default="svm", help="svm, d128, d512, cnn, cnn-han (default svm), see `evalkit classifiers`")
     run.add_argument("--fusion", default="late", choices=["late", "early"],
                      help="late: average frame-wise class scores per file; early: pool frames per file first (default late)")

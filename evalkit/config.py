@@ -55,6 +55,11 @@ class UnknownNameError(EvalkitError, KeyError):
         return self.args[0]
 
 
+class WorkerError(EvalkitError, RuntimeError):
+    """A model's worker process could not start or died; the message names the worker, its exit code or signal and
+    the last lines it wrote to stderr (the audio it was given is not to blame)."""
+
+
 # ------------------------------------------------------------------------------------------------
 # Locations
 

@@ -97,4 +97,4 @@ def test_no_cache_and_uncacheable_extractors_write_nothing(tone_task_dir, tmp_pa
     extract_embeddings(paths, MFCCExtractor(), cache=False, progress=False)
     out = extract_embeddings(paths, SpectrogramPatches(), cache=EmbeddingCache(tmp_path), progress=False)
     assert not list(tmp_path.rglob("*.npz"))
-    assert out[0][0].shape[1] == 256 * 34
+    assert out[0][0].shape[1] == SpectrogramPatches().dim

@@ -67,10 +67,10 @@ def test_stored_config_names_what_determines_the_result(results):
 def test_baseline_cnn_runs_on_spectrogram_patches(tone_task_dir):
     from sklearn.metrics import balanced_accuracy_score
 
-    df = run_experiment(tone_task_dir, "spectrogram(patch_hop=1.0)", "cnn(epochs=3)", repetitions=1,
+    df = run_experiment(tone_task_dir, "cnn-input-t3(patch_hop=70)", "cnn(epochs=3)", repetitions=1,
                         cache=False, store=False, progress=False)
     row = df.iloc[0]
-    assert len(row.history["loss"]) == 3  # three epochs, no more
+    assert len(row.history["loss"]) == 3 and row.history["stopped_epoch"] == 3  # three epochs, no more
     # the reported numbers are those of the stored predictions: each the arg-max of its scores, and the accuracy
     # scikit-learn's balanced accuracy of them
     predictions = row.predictions
@@ -102,4 +102,6 @@ def test_end_to_end_on_a_small_demo_task_well_above_chance(session_cache):
     df = run_experiment(task, "musicnn-msd", "svm", repetitions=2, cache=session_cache, store=False,
                         progress=False)
     assert df.accuracy.mean() > 60
-    assert df.n_test_files.tolist() == [16, 16]  # one recording of 4 files per class
+    # the test set: whole recordings, at least round(20 % of 12) = 2 of each class's 12 files (the demo data's
+    # recordings hold one file or several)
+    assert all(len(task.classes) * 2 <= n <= len(task.classes) * 6 for n in df.n_test_files)

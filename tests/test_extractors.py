@@ -39,14 +39,28 @@ def test_mfcc_shapes_times_and_determinism(signals):
     np.testing.assert_array_equal(emb, again)
 
 
-def test_spectrogram_patches_match_the_baseline_inputs(signals):
-    linear = get_extractor("spectrogram")
-    emb, times = linear.extract(signals[0])
-    assert linear.frame_shape == (256, 34) and emb.shape[1] == 256 * 34
-    assert len(emb) == len(times) == 3  # 0.56-s patches every 0.5 s in 2 s
-    mel = get_extractor("spectrogram(kind=mel)")
-    emb, _ = mel.extract(load_audio_like(signals[0], 22050))
-    assert mel.frame_shape == (128, 43) and emb.shape[1] == 128 * 43
+def test_spectrogram_patches_are_the_authors_inputs(signals):
+    """Peak normalisation, log(1 + |STFT|) on mel bands (T3) or the linear bins (T1), (time, frequency) patches
+    every patch_hop frames: floor((frames - (patch - patch_hop)) / patch_hop) of them."""
+    import librosa
+
+    t3 = get_extractor("cnn-input-t3")
+    audio = load_audio_like(np.tile(signals[0], 2), 22050)  # 4.0 s
+    emb, times = t3.extract(audio)
+    frames = 1 + len(audio) // 342  # centred STFT frames
+    assert t3.frame_shape == (140, 80) and emb.shape == ((frames - (140 - 14)) // 14, 140 * 80)
+    expected = np.log1p(librosa.filters.mel(sr=22050, n_fft=1024, n_mels=80, fmin=0, fmax=11025)
+                        @ np.abs(librosa.stft(audio / np.abs(audio).max(), n_fft=1024, hop_length=342))).T
+    np.testing.assert_allclose(emb[1].reshape(140, 80), expected[14:154], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(times, (np.arange(len(emb)) * 14 + 69.5) * 342 / 22050)
+    np.testing.assert_allclose(t3.extract(0.1 * audio)[0], emb, rtol=1e-4, atol=1e-5)  # the peak is divided out
+    t1 = get_extractor("cnn-input-t1")
+    emb, _ = t1.extract(load_audio_like(np.tile(signals[0], 2), 12000))
+    assert t1.frame_shape == (34, 257) and emb.shape == ((1 + 48000 // 512 - 17) // 17, 34 * 257)
+    short, _ = get_extractor("cnn-input-han").extract(load_audio_like(signals[0][:8000], 22050))  # 0.5 s: padded
+    assert short.shape == (1, 43 * 128)
+    with pytest.raises(ValueError, match="bins=300"):
+        get_extractor("spectrogram(kind=linear, bins=300)")
 
 
 def load_audio_like(audio, rate):
@@ -82,8 +96,9 @@ def test_musicnn_pads_short_input_with_silence_to_one_window(signals):
     with get_extractor("musicnn-msd") as msd:
         emb, times = msd.extract(signals[0][:4000])  # 0.25 s -> padded to one 1-s window
         padded, _ = msd.extract(np.concatenate([signals[0][:4000], np.zeros(12000, np.float32)]))
-        assert msd._pool is not None
-    assert msd._pool is None  # the end of the with block stopped the worker process
+        worker = msd._model
+        assert worker is not None and worker.running
+    assert msd._model is None and not worker.running  # the end of the with block stopped the worker process
     assert emb.shape == (1, 200) and times.tolist() == [0.5]
     np.testing.assert_array_equal(emb, padded)
 
@@ -127,6 +142,45 @@ def test_other_layers_of_one_musicnn_pass_are_cached_too(tone_task_dir, tmp_path
     from_cache = extract_embeddings(paths, max_pool, cache=cache, progress=False)
     assert from_cache[0][0].shape == (2, 753)
     np.testing.assert_array_equal(from_cache[0][1], first[0][1])  # same frames
+
+
+@needs_musicnn
+def test_musicnn_runs_from_a_script_without_a_main_guard(tmp_path):
+    """Issue 12: the worker is not started by multiprocessing's spawn, which re-imported an unguarded script in the
+    worker, where it ran again and died."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "ex.py"
+    script.write_text("import numpy as np\nimport evalkit as ek\n\nprint('top level ran', flush=True)\n"
+                      "emb, times = ek.get_extractor('musicnn-msd').extract(np.zeros(32000, np.float32))\n"
+                      "print(emb.shape, times.round(1).tolist())\n")
+    done = subprocess.run([sys.executable, script.name], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["top level ran", "(2, 200) [0.5, 1.5]"]
+
+
+@needs_musicnn
+def test_a_dead_musicnn_worker_is_named_in_one_line_instead_of_the_audio(tone_task_dir, tmp_path):
+    import os
+    import signal
+
+    from evalkit import EmbeddingCache, extract_embeddings
+    from evalkit.config import WorkerError
+
+    paths = sorted(tone_task_dir.rglob("*.wav"))[:2]
+    with get_extractor("musicnn") as extractor:
+        extractor.extract(np.zeros(16000, np.float32))
+        pid = extractor._model.pid
+        os.kill(pid, signal.SIGKILL)  # as the system does when it runs out of memory
+        extractor._model._process.wait(timeout=30)
+        with pytest.raises(WorkerError) as caught:
+            extract_embeddings(paths, extractor, cache=EmbeddingCache(tmp_path), progress=False)
+        message = str(caught.value)
+        assert message.startswith(f"model worker musicnn MTT_musicnn (pid {pid}, ") and "\n" not in message
+        assert "signal SIGKILL" in message and str(paths[0]) not in message
+        again = extract_embeddings(paths, extractor, cache=EmbeddingCache(tmp_path), progress=False)  # a new worker
+        assert again[0][0].shape == (2, 200) and extractor._model.pid != pid
 
 
 def test_musicnn_without_its_package_says_what_to_install(monkeypatch):

@@ -23,11 +23,14 @@ FUSIONS = ("late", "early")
 POOLINGS = ("mean", "mean+std")
 STANDARD_FRACTIONS = [0.05, 0.1, 0.2, 0.4, 0.8]
 
-#: The baseline CNNs when a profile does not say otherwise (T2 / D2 use Han et al.'s architecture).
+#: The baseline CNNs when a profile does not say otherwise: the authors' T3 baseline and its input, with the input of
+#: their T1 model for T1 / D1, and Han et al.'s architecture on its mel patches for T2 / D2.
 DEFAULT_BASELINE = {
-    "default": {"embedding": "spectrogram(kind=linear, patch_hop=1.0)", "classifier": "cnn(epochs=30, learning_rate=0.003)"},
-    "D2": {"embedding": "spectrogram(kind=mel, patch_hop=1.0)", "classifier": "cnn-han(epochs=30, learning_rate=0.003)"},
-    "T2": {"embedding": "spectrogram(kind=mel, patch_hop=1.0)", "classifier": "cnn-han(epochs=30, learning_rate=0.003)"},
+    "default": {"embedding": "cnn-input-t3", "classifier": "cnn"},
+    "D1": {"embedding": "cnn-input-t1", "classifier": "cnn"},
+    "T1": {"embedding": "cnn-input-t1", "classifier": "cnn"},
+    "D2": {"embedding": "cnn-input-han", "classifier": "cnn-han"},
+    "T2": {"embedding": "cnn-input-han", "classifier": "cnn-han"},
 }
 
 #: Keys of the YAML schema (checked by :func:`evalkit.book.profiles.validate`).

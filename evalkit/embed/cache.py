@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.audio import AudioError, file_hash, load_audio
-from ..config import cache_dir
+from ..config import EvalkitError, cache_dir
 from .base import Extractor
 
 
@@ -164,6 +164,8 @@ def _run_extractor(extractor: Extractor, audios, paths, store) -> list[tuple[Ext
     """
     try:
         produced = extractor.extract_batch_related(audios) if store is not None else [(extractor, extractor.extract_batch(audios))]
+    except EvalkitError:
+        raise  # says what is wrong itself (e.g. a model worker that died, a missing package), which is not the audio
     except Exception as error:
         names = ", ".join(str(p) for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
         raise RuntimeError(f"{extractor.spec} failed on {names}: {error}") from error

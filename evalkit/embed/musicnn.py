@@ -1,23 +1,22 @@
 """musicnn (Pons & Serra 2019): pre-trained music-tagging CNNs whose checkpoints ship in the PyPI wheel."""
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+import functools
 
 import numpy as np
 
 from ..config import MissingPackageError, UnknownNameError
 from ..data.audio import pad_to_length
 from .base import Extractor, frame
+from .worker import ModelWorker
 
 # Its TF1-style graph needs eager execution disabled, which would break Keras training in the same process, so the
-# model lives in a worker process of its own, owned by the extractor that started it (and shared with the
-# extractors of the other layers that :meth:`MusicnnExtractor.related` makes).
+# model lives in a worker interpreter of its own (evalkit.embed.worker: started as `python -m`, so it never re-imports
+# the caller's script), owned by the extractor that started it and shared with the extractors of the other layers
+# that :meth:`MusicnnExtractor.related` makes.
 
 MUSICNN_MODELS = ("MTT_musicnn", "MSD_musicnn")
 MUSICNN_LAYERS = {"penultimate": 200, "max_pool": 753, "mean_pool": 753, "taggram": 50}
-#: The graph of the worker process (set by :func:`_musicnn_worker_init` inside the worker, never in the caller).
-_WORKER_STATE: dict = {}
 
 
 def _require_musicnn() -> None:
@@ -31,8 +30,9 @@ def _require_musicnn() -> None:
                                   "on newer ones): pip install --no-deps musicnn==0.1.0")
 
 
-def _musicnn_worker_init(model: str) -> None:
-    """Build the musicnn graph once per worker process and restore the shipped checkpoint."""
+def _musicnn_session(model: str):
+    """In the worker process: build the musicnn graph, restore the shipped checkpoint and return the function that
+    computes activations, ``run(patches, layers, batch_size)`` (see :func:`_run_session`)."""
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -58,14 +58,14 @@ def _musicnn_worker_init(model: str) -> None:
         session = tf.compat.v1.Session(graph=graph, config=config)
         saver = tf.compat.v1.train.Saver()
         saver.restore(session, os.path.join(os.path.dirname(musicnn.__file__), model) + "/")
-    _WORKER_STATE.update(session=session, x=x, is_training=is_training, layers=layers)
+    return functools.partial(_run_session, session, x, is_training, layers)
 
 
-def _musicnn_worker_run(patches: np.ndarray, layers: list[str], batch_size: int) -> dict[str, np.ndarray]:
+def _run_session(session, x, is_training, tensors: dict, patches: np.ndarray, layers: list[str],
+                 batch_size: int) -> dict[str, np.ndarray]:
     """Activations of ``layers`` for log-mel ``patches`` (n, frames, 96): {layer: (n, dim) float32}."""
-    state = _WORKER_STATE
-    fetches = {layer: state["layers"][layer] for layer in layers}
-    outputs = [state["session"].run(fetches, feed_dict={state["x"]: patches[i:i + batch_size], state["is_training"]: False})
+    fetches = {layer: tensors[layer] for layer in layers}
+    outputs = [session.run(fetches, feed_dict={x: patches[i:i + batch_size], is_training: False})
                for i in range(0, len(patches), batch_size)]
     return {layer: np.concatenate([o[layer] for o in outputs]).astype(np.float32) for layer in layers}
 
@@ -82,6 +82,7 @@ class MusicnnExtractor(Extractor):
 
     name = "musicnn"
     sample_rate = 16000
+    training_domain = "music"
 
     def __init__(self, model: str = "MTT_musicnn", layer: str = "penultimate", window: float = 1.0, hop: float = 1.0,
                  batch_size: int = 32):
@@ -92,7 +93,7 @@ class MusicnnExtractor(Extractor):
         self.model, self.layer, self.batch_size = model, layer, int(batch_size)
         self.window, self.hop = float(window), float(hop)
         self.dim = MUSICNN_LAYERS[layer]
-        self._owner, self._pool = self, None
+        self._owner, self._model = self, None
         _require_musicnn()
 
     @property
@@ -106,15 +107,14 @@ class MusicnnExtractor(Extractor):
     def params(self) -> dict:
         return {"model": self.model, "layer": self.layer, "window": self.window, "hop": self.hop}
 
-    def _worker(self) -> ProcessPoolExecutor:
-        """The process holding this model: started on first use, stopped by :meth:`close`."""
+    def _worker(self) -> ModelWorker:
+        """The worker process holding this model, started (not waited for) on first use; stopped by :meth:`close`."""
         if self._owner is not self:
             return self._owner._worker()
-        if self._pool is None:
+        if self._model is None:
             _require_musicnn()
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_musicnn_worker_init, initargs=(self.model,))
-        return self._pool
+            self._model = ModelWorker(f"{__name__}:_musicnn_session", name=f"musicnn {self.model}", model=self.model)
+        return self._model.start()
 
     def _patches(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Log-mel patches as musicnn computes them, (n_patches, n_frames, 96), and their centre times."""
@@ -142,17 +142,18 @@ class MusicnnExtractor(Extractor):
         return siblings
 
     def extract_batch_related(self, audios, related: bool = True):
+        worker = self._worker()  # loads the model while the patches are computed
         prepared = [self._patches(a) for a in audios]
         counts = [len(p) for p, _ in prepared]
         stacked = np.concatenate([p for p, _ in prepared])
         extractors = [self] + (self.related() if related else [])
-        out = self._worker().submit(_musicnn_worker_run, stacked, [e.layer for e in extractors], self.batch_size).result()
+        out = worker(stacked, [e.layer for e in extractors], self.batch_size)
         bounds = np.cumsum([0] + counts)
         return [(e, [(out[e.layer][bounds[i]:bounds[i + 1]], prepared[i][1]) for i in range(len(audios))])
                 for e in extractors]
 
     def close(self) -> None:
-        """Stop this extractor's worker process (it restarts on the next extraction)."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        """Stop this extractor's worker process and wait for it to exit (it restarts on the next extraction)."""
+        model, self._model = self._model, None
+        if model is not None:
+            model.close()

@@ -33,6 +33,11 @@ EMBEDDINGS = Registry(
         "vggish-raw": ("vggish", {"postprocess": False}),
         # the model's own frames: one 0.782-s embedding every 80 ms (12.5 per second)
         "speech-embedding-80ms": ("speech-embedding", {"window": 0.782, "hop": 0.08}),
+        # Inputs of the baseline CNNs (evalkit.embed.handcrafted.SPECTROGRAM_SETTINGS): the authors' T3 and T1
+        # baselines, and Han et al.'s 1-s mel patches (128 bands, hop 512 at 22.05 kHz) every 0.5 s for T2.
+        "cnn-input-t3": ("spectrogram", {"kind": "mel"}),
+        "cnn-input-t1": ("spectrogram", {"kind": "linear"}),
+        "cnn-input-han": ("spectrogram", {"kind": "mel", "stft_hop": 512, "bins": 128, "patch": 43, "patch_hop": 22}),
     },
 )
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import GroupShuffleSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
@@ -60,14 +59,43 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
 
 
 def _validation_split(y, groups, fraction, seed):
-    """Indices (train, validation) with whole groups (files) held out; no validation set when too small."""
+    """Indices (train, validation): ``fraction`` of each class's groups (recordings) held out whole.
+
+    A class with at least three groups gives ``round(fraction * n_groups)`` of them, at least one, and always keeps
+    two for training; a class with fewer gives none. No validation set (``(all, None)``) when ``fraction`` is 0 or
+    the held-out groups cover fewer than two classes.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,)
+        Class of each sample (frame).
+    groups : np.ndarray, shape (n,) or None
+        Recording (or file) of each sample; None: every sample is its own group.
+    fraction : float
+    seed : int
+
+    Returns
+    -------
+    train : np.ndarray of int
+    validation : np.ndarray of int or None
+    """
     y = np.asarray(y)
     groups = np.arange(len(y)) if groups is None else np.asarray(groups)
-    if fraction <= 0 or len(np.unique(groups)) < 4:
+    if fraction <= 0:
         return np.arange(len(y)), None
-    split = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
-    train, val = next(split.split(np.zeros(len(y)), y, groups))
-    return train, val
+    rng = np.random.default_rng(seed)
+    names, first = np.unique(groups, return_index=True)
+    owner = y[first]  # a group counts for the class of its first sample (groups of a task hold one class)
+    held_out = []
+    for label in np.unique(y):
+        class_groups = names[owner == label]
+        if len(class_groups) >= 3:
+            n_val = min(len(class_groups) - 2, max(1, int(round(fraction * len(class_groups)))))
+            held_out.extend(rng.choice(class_groups, n_val, replace=False))
+    val = np.isin(groups, held_out)
+    if len(np.unique(y[val])) < 2:
+        return np.arange(len(y)), None
+    return np.flatnonzero(~val), np.flatnonzero(val)
 
 
 class DenseClassifier(ClassifierMixin, BaseEstimator):

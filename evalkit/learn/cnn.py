@@ -1,5 +1,11 @@
 """The baseline CNNs trained from scratch on spectrogram patches (the paper's baselines), in Keras.
 
+The ``paper`` network and its input are those of the authors' two released baseline models (the T3 baseline and the
+ensemble-size model of the T1 data): per-time-frequency-bin normalisation from the training patches, Gaussian noise,
+four 3×3 conv blocks, global max pooling, dense 64, softmax; Adam with gradient clipping. Training is guarded against
+collapsing onto one class: classes weigh equally in the loss, and the epoch kept is the one with the best balanced
+accuracy on held-out validation recordings (file-wise, by late fusion) from ``min_epochs`` on.
+
 TensorFlow is imported only when a network is built or trained.
 """
 from __future__ import annotations
@@ -9,6 +15,37 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..config import ParameterError, UnknownNameError
 from .classifiers import _validation_split
+from .fusion import late_fusion
+
+#: The input each architecture is trained on when no embedding is given (presets of
+#: :mod:`evalkit.embed.registry`): the authors' T3 baseline input for ``paper``, Han et al.'s mel patches for ``han``.
+DEFAULT_INPUTS = {"paper": "cnn-input-t3", "han": "cnn-input-han"}
+
+
+def file_balanced_accuracy(proba: np.ndarray, y: np.ndarray, files: np.ndarray) -> tuple[float, float]:
+    """Balanced accuracy of file predictions (patch probabilities averaged per file) and the largest share of files
+    given to one class.
+
+    Parameters
+    ----------
+    proba : np.ndarray, shape (n_patches, n_classes)
+    y : np.ndarray of int, shape (n_patches,)
+        Class index of each patch (the same for all patches of a file).
+    files : np.ndarray, shape (n_patches,)
+        File id of each patch.
+
+    Returns
+    -------
+    balanced_accuracy, largest_share : float, float
+        Both in 0 … 1; the mean recall over the classes present, and the share of files predicted as the most
+        predicted class.
+    """
+    ids, index = np.unique(files, return_inverse=True)
+    predicted = np.argmax(late_fusion(proba, index, len(ids)), axis=1)
+    truth = np.zeros(len(ids), dtype=int)
+    truth[index] = y
+    recalls = [np.mean(predicted[truth == c] == c) for c in np.unique(truth)]
+    return float(np.mean(recalls)), float(np.bincount(predicted).max() / len(predicted))
 
 
 class BaselineCNN(ClassifierMixin, BaseEstimator):
@@ -17,48 +54,105 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     arch : {"paper", "han"}
-        ``"paper"``: Gaussian noise, four 3×3 conv blocks (16/32/64/128 filters, max pooling and
-        dropout after the first three, global max pooling after the last), dense 64, softmax —
-        the baseline of tasks 1, 3–6. ``"han"``: the variant of Han et al. (2016) used for task 2
-        (two 32-filter conv + BN blocks, 3×3 max pooling, 64 and 128-filter conv + BN blocks,
-        global max pooling, dense 512).
-    input_shape : tuple (frequency, time)
+        ``"paper"``: the authors' released baselines — Gaussian noise (0.1), 3×3 conv blocks of 16, 32 and 64
+        filters each followed by 2×2 max pooling and dropout 0.25, a 128-filter conv, global max pooling, dropout
+        0.25, dense 64, dropout 0.5, softmax (105,668 trainable parameters for 4 classes). ``"han"``: the variant of
+        Han et al. (2016) used for task 2 (two 32-filter conv + BN blocks, 3×3 max pooling, 64 and 128-filter
+        conv + BN blocks, global max pooling, dense 512).
+    input_shape : tuple (time, frequency)
         Patch shape; set from the spectrogram extractor by :func:`evalkit.learn.experiments.run_experiment`.
-    epochs, batch_size, learning_rate, patience, validation_fraction, random_state
-        As in :class:`DenseClassifier`.
+    epochs : int
+        Most epochs to train.
+    min_epochs : int
+        The first epoch that may be kept: training runs at least this long (or ``epochs``, if fewer), and earlier
+        epochs — still learning, often one class for most files — are never restored.
+    patience : int
+        Epochs without a better validation score before training stops.
+    batch_size : int
+    min_batches : int
+        Least batches per epoch: a smaller training set is passed over several times per epoch (with fresh noise and
+        dropout), so that ``min_epochs`` and ``patience`` mean enough updates at 10 % training data too.
+    learning_rate, clipnorm : float
+        Adam's step size and the gradient norm it clips to.
+    validation_fraction : float
+        Share of each class's training recordings held out to choose the epoch (see
+        :func:`~evalkit.learn.classifiers._validation_split`); 0, or too few recordings, trains for ``epochs``.
+    random_state : int or None
+
+    Attributes
+    ----------
+    history_ : dict
+        Per epoch: ``loss``, ``accuracy`` (training patches), ``val_loss``, ``val_accuracy`` (validation patches),
+        ``val_balanced_accuracy`` and ``val_largest_share`` (validation files); ``best_epoch`` (1-based, the
+        epoch whose weights are kept) and ``stopped_epoch`` (the last epoch trained).
     """
 
-    def __init__(self, arch: str = "paper", input_shape=None, epochs: int = 40, batch_size: int = 32,
-                 learning_rate: float = 1e-3, patience: int = 6, validation_fraction: float = 0.15, random_state=None):
-        self.arch, self.input_shape, self.epochs, self.batch_size = arch, input_shape, epochs, batch_size
-        self.learning_rate, self.patience, self.validation_fraction = learning_rate, patience, validation_fraction
-        self.random_state = random_state
+    def __init__(self, arch: str = "paper", input_shape=None, epochs: int = 60, min_epochs: int = 20,
+                 patience: int = 10, batch_size: int = 32, min_batches: int = 20, learning_rate: float = 1e-3,
+                 clipnorm: float = 1.0, validation_fraction: float = 0.2, random_state=None):
+        self.arch, self.input_shape, self.epochs, self.min_epochs = arch, input_shape, epochs, min_epochs
+        self.patience, self.batch_size, self.min_batches = patience, batch_size, min_batches
+        self.learning_rate, self.clipnorm = learning_rate, clipnorm
+        self.validation_fraction, self.random_state = validation_fraction, random_state
 
-    def _scale(self, X):  # one mean and scale for the whole spectrogram, not per pixel
-        return ((np.asarray(X, dtype=np.float32) - self.mean_) / self.scale_).astype(np.float32)
+    @property
+    def default_input(self) -> str:
+        """Embedding spec of the input this network is trained on when none is given."""
+        if self.arch not in DEFAULT_INPUTS:
+            raise UnknownNameError("CNN architecture", self.arch, list(DEFAULT_INPUTS))
+        return DEFAULT_INPUTS[self.arch]
 
-    def fit(self, X, y, groups=None):
-        """Train on flattened patches ``X`` (n, freq * time) with labels ``y``; ``groups`` (file ids)
-        keep the validation split free of patches from training files."""
+    def _scale(self, X):  # per time-frequency bin, as the authors' released models
+        return ((np.asarray(X, dtype=np.float32) - self.mean_) / self.std_).astype(np.float32)
+
+    def fit(self, X, y, groups=None, files=None):
+        """Train on flattened patches.
+
+        Parameters
+        ----------
+        X : np.ndarray, shape (n_patches, time * frequency)
+        y : np.ndarray, shape (n_patches,)
+        groups : np.ndarray, shape (n_patches,), optional
+            Recording of each patch: validation recordings are held out whole. Default: ``files``.
+        files : np.ndarray, shape (n_patches,), optional
+            File of each patch: the validation score is file-wise. Default: ``groups``, else each patch.
+        """
         import tensorflow as tf
 
         X = np.asarray(X, dtype=np.float32)
         self.classes_, y_index = np.unique(np.asarray(y), return_inverse=True)
+        if min(self.epochs, self.min_epochs, self.patience, self.min_batches) < 1:
+            raise ParameterError(f"BaselineCNN: epochs, min_epochs, patience and min_batches must be at least 1; got epochs="
+                                 f"{self.epochs}, min_epochs={self.min_epochs}, patience={self.patience}, "
+                                 f"min_batches={self.min_batches}")
+        files = np.arange(len(X)) if files is None and groups is None else np.asarray(files if files is not None else groups)
+        groups = files if groups is None else np.asarray(groups)
         seed = 0 if self.random_state is None else int(self.random_state)
         tf.keras.utils.set_random_seed(seed)
         tf.config.experimental.enable_op_determinism()
         train, val = _validation_split(y_index, groups, self.validation_fraction, seed)
-        self.mean_, self.scale_ = np.float32(X[train].mean()), np.float32(X[train].std() + 1e-6)
+        self.mean_ = X[train].mean(axis=0)
+        std = X[train].std(axis=0)
+        # A bin that is (nearly) constant in training (e.g. above the band of every training file) would blow any
+        # test energy there up to huge values: its scale is floored at 1 % of the mean scale.
+        self.std_ = np.maximum(std, 0.01 * float(std.mean()) + 1e-12).astype(np.float32)
         Xs = self._scale(X)
         self.model_ = self._build(X.shape[1], len(self.classes_))
-        self.model_.compile(optimizer=tf.keras.optimizers.Adam(self.learning_rate),
+        self.model_.compile(optimizer=tf.keras.optimizers.Adam(self.learning_rate, clipnorm=self.clipnorm),
                             loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        monitor = "val_loss" if val is not None else "loss"
-        stop = tf.keras.callbacks.EarlyStopping(monitor=monitor, patience=self.patience, restore_best_weights=True)
-        history = self.model_.fit(Xs[train], y_index[train], epochs=self.epochs, batch_size=self.batch_size,
-                                  validation_data=None if val is None else (Xs[val], y_index[val]),
-                                  callbacks=[stop], verbose=0, shuffle=True)
+        counts = np.bincount(y_index[train], minlength=len(self.classes_))
+        weight = (len(train) / (len(self.classes_) * np.maximum(counts, 1)))[y_index[train]].astype(np.float32)
+        passes = max(1, -(-int(self.min_batches) * int(self.batch_size) // len(train)))  # ceil
+        train, weight = np.tile(train, passes), np.tile(weight, passes)
+        monitor = _EpochMonitor(self, Xs, y_index, files, val)
+        history = self.model_.fit(Xs[train], y_index[train], sample_weight=weight, epochs=self.epochs,
+                                  batch_size=self.batch_size, callbacks=[monitor.callback()], verbose=0, shuffle=True)
         self.history_ = {k: [float(v) for v in values] for k, values in history.history.items()}
+        self.history_.update(monitor.history)
+        if monitor.best_weights is not None:
+            self.model_.set_weights(monitor.best_weights)
+        self.best_epoch_ = monitor.best_epoch if val is not None else len(self.history_["loss"])
+        self.history_.update(best_epoch=int(self.best_epoch_), stopped_epoch=len(self.history_["loss"]))
         return self
 
     def predict_proba(self, X) -> np.ndarray:
@@ -75,14 +169,14 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
 
         if self.input_shape is None or int(np.prod(self.input_shape)) != input_dim:
             raise ParameterError(f"BaselineCNN: input_shape {self.input_shape} does not match {input_dim} values per frame; "
-                                 "use it with the 'spectrogram' embedding")
+                                 "use it with a 'spectrogram' embedding (e.g. cnn-input-t3)")
         L = tf.keras.layers
         layers = [L.Input((input_dim,)), L.Reshape((*self.input_shape, 1))]
         if self.arch == "paper":
             layers.append(L.GaussianNoise(0.1))
             for filters in (16, 32, 64):
                 layers += [L.Conv2D(filters, 3, padding="same", activation="relu"), L.MaxPooling2D(2), L.Dropout(0.25)]
-            layers += [L.Conv2D(128, 3, padding="same", activation="relu"), L.GlobalMaxPooling2D(), L.Dropout(0.5),
+            layers += [L.Conv2D(128, 3, padding="same", activation="relu"), L.GlobalMaxPooling2D(), L.Dropout(0.25),
                        L.Dense(64, activation="relu"), L.Dropout(0.5)]
         elif self.arch == "han":
             # Batch-norm statistics move with momentum 0.9 (PyTorch's default): with Keras' 0.99 the few hundred
@@ -93,6 +187,46 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
             layers += block(32) + block(32) + [L.MaxPooling2D(3)] + block(64) + block(128)
             layers += [L.GlobalMaxPooling2D(), L.Dropout(0.5), L.Dense(512, activation="relu"), L.Dropout(0.5)]
         else:
-            raise UnknownNameError("CNN architecture", self.arch, ["paper", "han"])
+            raise UnknownNameError("CNN architecture", self.arch, list(DEFAULT_INPUTS))
         layers.append(L.Dense(n_classes, activation="softmax"))
         return tf.keras.Sequential(layers, name=f"baseline_cnn_{self.arch}")
+
+
+class _EpochMonitor:
+    """Scores the validation files after every epoch, keeps the weights of the best epoch and stops training.
+
+    The best epoch, from ``min_epochs`` on, has the highest file-wise balanced accuracy (ties: the lower validation
+    loss); an epoch that gives every validation file the same class ranks below all others, so a collapsed network
+    is kept only if every epoch collapsed. Training stops ``patience`` epochs after the best one.
+    """
+
+    def __init__(self, cnn: BaselineCNN, Xs, y_index, files, val):
+        self.cnn, self.val = cnn, val
+        self.X_val, self.y_val, self.files_val = (None, None, None) if val is None else (Xs[val], y_index[val], files[val])
+        self.history = {} if val is None else {"val_loss": [], "val_accuracy": [], "val_balanced_accuracy": [],
+                                               "val_largest_share": []}
+        self.best_score, self.best_epoch, self.best_weights = None, 0, None
+
+    def callback(self):
+        import tensorflow as tf
+
+        return tf.keras.callbacks.LambdaCallback(on_epoch_end=self.on_epoch_end)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.val is None:
+            return
+        model = self.cnn.model_
+        proba = np.concatenate([model(self.X_val[i:i + 256], training=False).numpy()
+                                for i in range(0, len(self.X_val), 256)])
+        loss = float(-np.mean(np.log(proba[np.arange(len(proba)), self.y_val] + 1e-7)))
+        balanced, largest = file_balanced_accuracy(proba, self.y_val, self.files_val)
+        for key, value in zip(self.history, (loss, float(np.mean(proba.argmax(1) == self.y_val)), balanced, largest)):
+            self.history[key].append(value)
+        first = min(self.cnn.min_epochs, self.cnn.epochs)
+        if epoch + 1 < first:
+            return
+        score = (largest < 1.0, round(balanced, 6), -loss)  # a collapsed epoch ranks last
+        if self.best_score is None or score > self.best_score:
+            self.best_score, self.best_epoch, self.best_weights = score, epoch + 1, model.get_weights()
+        if epoch + 1 - self.best_epoch >= self.cnn.patience:
+            model.stop_training = True

@@ -7,6 +7,7 @@ that determines it (:func:`experiment_key`), so reruns skip finished work and an
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import time
@@ -28,8 +29,11 @@ from .splits import split_files
 from .store import ResultStore
 
 #: Bump when a change to evalkit (splits, classifiers, fusion, metric) changes results, so stored results are not
-#: reused. 2: batch-norm momentum 0.9 in the Han CNN.
-RESULTS_VERSION = "2"
+#: reused. 2: batch-norm momentum 0.9 in the Han CNN. 3: the authors' baseline CNN and its input (per-bin
+#: normalisation, dropout 0.25 after pooling, gradient clipping), CNNs trained with class weights and keeping the
+#: epoch of the best balanced accuracy on validation recordings; validation sets of every network hold out whole
+#: recordings per class.
+RESULTS_VERSION = "3"
 FUSIONS = ("late", "early")
 
 
@@ -51,14 +55,20 @@ def experiment_key(task: Task, extractor, classifier: str, fusion: str, pooling:
             "test_size": float(test_size), "seed": int(seed), "results_version": RESULTS_VERSION}
 
 
-def _fit_and_score(classifier, train_emb, y_train, test_emb, fusion, pooling, classes):
-    """Train on one split and return per-file class scores of the test files (n_test, n_classes)."""
+def _fit_and_score(classifier, train_emb, y_train, test_emb, fusion, pooling, classes, groups_train=None):
+    """Train on one split and return per-file class scores of the test files (n_test, n_classes).
+
+    ``groups_train`` (recording of each training file; default: each file its own) keeps the validation sets of
+    networks free of recordings they train on; a classifier whose ``fit`` takes ``files`` also gets each frame's
+    file."""
+    groups_train = np.arange(len(train_emb)) if groups_train is None else np.asarray(groups_train)
     if fusion == "early":
-        classifier.fit(pool_embeddings(train_emb, pooling), y_train)
+        classifier.fit(pool_embeddings(train_emb, pooling), y_train, groups=groups_train)
         scores = class_scores(classifier, pool_embeddings(test_emb, pooling))
     else:
         frames, file_index = frame_table(train_emb)
-        classifier.fit(frames, np.asarray(y_train)[file_index], groups=file_index)
+        extra = {"files": file_index} if "files" in inspect.signature(classifier.fit).parameters else {}
+        classifier.fit(frames, np.asarray(y_train)[file_index], groups=groups_train[file_index], **extra)
         test_frames, test_index = frame_table(test_emb)
         scores = late_fusion(class_scores(classifier, test_frames), test_index, len(test_emb))
     # Reorder columns to the task's class order (a class absent from training keeps a score of -inf).
@@ -68,7 +78,7 @@ def _fit_and_score(classifier, train_emb, y_train, test_emb, fusion, pooling, cl
     return ordered
 
 
-def run_experiment(task, embedding, classifier: str = "svm", *, fusion: str = "late", pooling: str = "mean",
+def run_experiment(task, embedding=None, classifier: str = "svm", *, fusion: str = "late", pooling: str = "mean",
                    train_fraction: float = 0.8, test_size: float = 0.2, repetitions: int = 5, seed: int = 0,
                    cache: EmbeddingCache | None | bool = None, store: ResultStore | None | bool = None,
                    progress: bool = True,
@@ -79,9 +89,10 @@ def run_experiment(task, embedding, classifier: str = "svm", *, fusion: str = "l
     ----------
     task : str, path-like or Task
         Task id (``"D2"``), folder of class sub-folders, or a :class:`~evalkit.data.tasks.Task`.
-    embedding : str or Extractor
-        Embedding spec, e.g. ``"musicnn-msd"``, ``"mfcc"``, ``"spectrogram"`` (input of the CNNs). An extractor built
-        here from a spec is closed after the extraction; one passed in stays open (its owner closes it).
+    embedding : str, Extractor or None
+        Embedding spec, e.g. ``"musicnn-msd"``, ``"mfcc"``, ``"cnn-input-t3"`` (spectrogram patches, input of the
+        CNNs). None: the classifier's own input (its ``default_input``; the CNNs have one). An extractor built here
+        from a spec is closed after the extraction; one passed in stays open (its owner closes it).
     classifier : str
         ``"svm"``, ``"d128"``, ``"d512"``, ``"cnn"``, ``"cnn-han"``, optionally with parameters.
     fusion : {"late", "early"}
@@ -104,10 +115,14 @@ def run_experiment(task, embedding, classifier: str = "svm", *, fusion: str = "l
     if fusion not in FUSIONS:
         raise ParameterError(f"fusion must be one of {FUSIONS}, not {fusion!r}")
     task = get_task(task)
+    probe = get_classifier(classifier)  # fail on an unknown name or parameter before any work
+    if embedding is None:
+        embedding = getattr(probe, "default_input", None)
+        if embedding is None:
+            raise ParameterError(f"classifier {classifier!r} has no input of its own: give an embedding")
     extractor = get_extractor(embedding)
     if repetitions < 1:
         raise ParameterError(f"repetitions must be at least 1, not {repetitions}")
-    get_classifier(classifier)  # fail on an unknown name or parameter before any work
     files = task.prepare(progress=progress).files()
     labels = np.array([f.label for f in files])
     groups = np.array([f.group for f in files])
@@ -144,7 +159,7 @@ def run_experiment(task, embedding, classifier: str = "svm", *, fusion: str = "l
                 model.set_params(input_shape=tuple(extractor.frame_shape))
             started = time.perf_counter()
             scores = _fit_and_score(model, [embeddings[i] for i in train], labels[train],
-                                    [embeddings[i] for i in test], fusion, pooling, task.classes)
+                                    [embeddings[i] for i in test], fusion, pooling, task.classes, groups[train])
             fit_seconds = time.perf_counter() - started
             predicted = [task.classes[j] for j in np.argmax(scores, axis=1)]
             row = {**{k: v for k, v in key.items() if k not in ("embedding", "task_files")},

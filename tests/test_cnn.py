@@ -1,0 +1,118 @@
+"""The baseline CNNs as the authors built them: layers and parameter counts of their released models, per-bin
+normalisation, training that keeps the best validation epoch, the classifier's own input, determinism."""
+import numpy as np
+import pytest
+
+from evalkit import get_classifier, get_extractor, load_audio
+from evalkit.config import ParameterError
+from evalkit.learn.classifiers import _validation_split
+from evalkit.learn.cnn import BaselineCNN, file_balanced_accuracy
+from evalkit.learn.experiments import run_experiment
+
+#: The layer sequence of the authors' released baselines (ReLU inside the convolutions and the dense layer).
+PAPER_LAYERS = ["Reshape", "GaussianNoise",
+                "Conv2D", "MaxPooling2D", "Dropout", "Conv2D", "MaxPooling2D", "Dropout",
+                "Conv2D", "MaxPooling2D", "Dropout", "Conv2D", "GlobalMaxPooling2D", "Dropout",
+                "Dense", "Dropout", "Dense"]
+
+
+def _trainable(model) -> list[int]:
+    return [int(sum(np.prod(w.shape) for w in layer.trainable_weights)) for layer in model.layers]
+
+
+@pytest.mark.parametrize("embedding,n_classes,total", [("cnn-input-t3", 4, 105_668), ("cnn-input-t1", 5, 105_733)])
+def test_paper_cnn_has_the_layers_and_parameters_of_the_released_models(embedding, n_classes, total):
+    extractor = get_extractor(embedding)
+    cnn = get_classifier("cnn").set_params(input_shape=extractor.frame_shape)
+    model = cnn._build(extractor.dim, n_classes)
+    assert [layer.__class__.__name__ for layer in model.layers] == PAPER_LAYERS
+    assert [layer.rate for layer in model.layers if layer.__class__.__name__ == "Dropout"] == [0.25] * 4 + [0.5]
+    assert model.layers[1].stddev == 0.1
+    assert [n for n in _trainable(model) if n] == [160, 4640, 18496, 73856, 8256, 65 * n_classes]
+    assert model.count_params() == total  # nothing untrainable: the per-bin normalisation lives outside the network
+    assert model.input_shape == (None, extractor.dim) and model.layers[0].target_shape == (*extractor.frame_shape, 1)
+
+
+def test_the_inputs_are_the_authors_settings():
+    t3, t1 = get_extractor("cnn-input-t3"), get_extractor("cnn-input-t1")
+    assert (t3.sample_rate, t3.n_fft, t3.stft_hop, t3.bins, t3.kind, t3.frame_shape) == (22050, 1024, 342, 80, "mel", (140, 80))
+    assert (t1.sample_rate, t1.n_fft, t1.stft_hop, t1.bins, t1.kind, t1.frame_shape) == (12000, 512, 512, 257, "linear", (34, 257))
+    assert t1.patch_hop == 17 and t3.patch_hop == 14
+    assert get_extractor("spectrogram").params() == t3.params()  # the T3 input is the default
+    assert get_classifier("cnn").default_input == "cnn-input-t3"
+    assert get_classifier("cnn-han").default_input == "cnn-input-han"
+
+
+def test_validation_holds_out_whole_recordings_of_every_class():
+    y = np.repeat([0, 1, 2], 40)
+    groups = np.repeat(np.arange(30), 4)  # 10 recordings per class, 4 frames each
+    train, val = _validation_split(y, groups, 0.2, seed=3)
+    assert set(groups[train]).isdisjoint(groups[val])
+    assert [len(set(groups[val][y[val] == c])) for c in range(3)] == [2, 2, 2]
+    # a class with two recordings keeps both; a single class left in validation gives no validation set
+    y2, groups2 = np.repeat([0, 1], 8), np.r_[np.repeat([0, 1], 4), np.repeat([2, 3], 4)]
+    assert _validation_split(y2, groups2, 0.2, seed=0)[1] is None
+
+
+def test_file_balanced_accuracy_fuses_patches_per_file():
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.1, 0.9]])
+    y, files = np.array([0, 0, 1, 1]), np.array([5, 5, 7, 7])
+    assert file_balanced_accuracy(proba, y, files) == (1.0, 0.5)  # file 5: mean (0.55, 0.45) -> class 0
+    assert file_balanced_accuracy(proba[[1, 3]], y[[1, 3]], files[[1, 3]]) == (0.5, 1.0)
+
+
+@pytest.fixture(scope="module")
+def tone_patches(tone_task_dir):
+    """T3 patches of the tone task's files (2.0 s: one patch each), labels, recordings and files."""
+    extractor = get_extractor("cnn-input-t3(patch_hop=10)")
+    paths = sorted(tone_task_dir.glob("*/*.wav"))
+    X, y, groups, files = [], [], [], []
+    for i, path in enumerate(paths):
+        emb, _ = extractor.extract(load_audio(path, extractor.sample_rate))
+        X.append(emb)
+        y += [path.parent.name] * len(emb)
+        groups += [f"{path.parent.name}/{path.stem.split('__')[0]}"] * len(emb)
+        files += [i] * len(emb)
+    return np.concatenate(X), np.array(y), np.array(groups), np.array(files), extractor.frame_shape
+
+
+def test_cnn_normalises_per_bin_keeps_its_best_epoch_and_is_deterministic(tone_patches):
+    X, y, groups, files, shape = tone_patches
+    cnn = BaselineCNN(input_shape=shape, epochs=8, min_epochs=4, patience=2, random_state=1)
+    cnn.fit(X, y, groups=groups, files=files)
+    train, val = _validation_split(np.unique(y, return_inverse=True)[1], groups, 0.2, 1)
+    np.testing.assert_allclose(cnn.mean_, X[train].mean(axis=0), rtol=1e-5, atol=1e-6)
+    assert cnn.mean_.shape == cnn.std_.shape == (shape[0] * shape[1],) and np.all(cnn.std_ > 0)
+    h = cnn.history_
+    stopped = h["stopped_epoch"]
+    assert 4 <= stopped <= 8 and all(len(h[k]) == stopped for k in ("loss", "val_loss", "val_balanced_accuracy"))
+    balanced, loss = np.array(h["val_balanced_accuracy"])[3:], np.array(h["val_loss"])[3:]  # epochs 4, 5, ...
+    tied = np.flatnonzero(balanced == balanced.max())
+    assert h["best_epoch"] - 4 == tied[np.argmin(loss[tied])]  # the best balanced accuracy; ties: the lower loss
+    # the kept weights are those of the best epoch: they reproduce its validation score
+    best, _ = file_balanced_accuracy(cnn.predict_proba(X[val]), np.unique(y, return_inverse=True)[1][val], files[val])
+    assert best == pytest.approx(balanced.max())
+    again = BaselineCNN(input_shape=shape, epochs=8, min_epochs=4, patience=2, random_state=1)
+    again.fit(X, y, groups=groups, files=files)
+    np.testing.assert_array_equal(cnn.predict_proba(X), again.predict_proba(X))
+
+
+def test_cnn_without_validation_trains_every_epoch(tone_patches):
+    X, y, _, files, shape = tone_patches
+    cnn = BaselineCNN(input_shape=shape, epochs=3, validation_fraction=0, random_state=0).fit(X, y, files=files)
+    assert cnn.history_["stopped_epoch"] == cnn.history_["best_epoch"] == 3 and "val_loss" not in cnn.history_
+    with pytest.raises(ParameterError, match="patience"):
+        BaselineCNN(input_shape=shape, patience=0).fit(X, y)
+
+
+def test_cnn_brings_its_own_input(tone_task_dir):
+    df = run_experiment(tone_task_dir, None, "cnn(epochs=6, min_epochs=6)", train_fraction=0.8, repetitions=1,
+                        cache=False, store=False, progress=False)
+    row = df.iloc[0]
+    assert row.embedding == get_extractor("cnn-input-t3").spec
+    assert row.history["stopped_epoch"] == 6 and 1 <= row.history["best_epoch"] <= 6
+    # it learns its training patches (the test files, one recording of other pitches per class, are too few for a
+    # stable test accuracy: tests/test_classifiers.py checks that a CNN learns)
+    assert row.history["loss"][-1] < 0.5 * row.history["loss"][0]
+    with pytest.raises(ParameterError, match="give an embedding"):
+        run_experiment(tone_task_dir, None, "svm", repetitions=1, cache=False, store=False, progress=False)
