@@ -178,7 +178,8 @@ def baseline_models(P) -> Page:
     if not P.baseline:
         values = glue_all({"bl_epochs_mean": _nan(), "bl_epochs_max": _nan(), "bl_n_configs": 0,
                            "bl_limit_text": "this profile trains no baseline CNN"})
-        return Page(runs=pd.DataFrame(), architectures=[], curves={}, results_html="", values=values,
+        return Page(runs=pd.DataFrame(), architectures=[], curves={}, stops=pd.DataFrame(), results_html="",
+                    values=values,
                     text=Page(**prose.baseline(values)),
                     note="*This profile trains no baseline CNN (`baseline` is off): nothing to show on this page.*")
     large, small = main_fractions(P)
@@ -196,8 +197,13 @@ def baseline_models(P) -> Page:
         "bl_epochs_mean": float(epochs.mean()), "bl_epochs_max": float(epochs.max()), "bl_n_configs": len(configs),
         "bl_limit_text": f"{at_limit} of {total} runs ended at the epoch limit of the profile rather than by early "
                          "stopping, so longer training could still raise the baseline" if at_limit else
-                         "every run ended by early stopping, when the validation loss stopped improving"})
+                         "every run ended by early stopping, when the validation balanced accuracy stopped improving"})
     curves = {task_title(P, t): list(large_runs[large_runs["task"] == P.task(t).id]["history"]) for t in P.tasks}
+    stops = pd.DataFrame([{"task": t, "training data": f"{100 * f:g} %", "repetition": r,
+                           "kept epoch": (h or {}).get("best_epoch", len((h or {}).get("loss", []))),
+                           "stopped at epoch": (h or {}).get("stopped_epoch", len((h or {}).get("loss", []))),
+                           "epoch limit": limits[t]}
+                          for t, f, r, h in zip(runs["task"], runs["train_fraction"], runs["repetition"], runs["history"])])
     runs = runs.assign(row=[f"baseline CNN, {100 * f:g} % training data" for f in runs["train_fraction"]])
     published = {}
     if any(paper_column(t) for t in runs["task"].unique()):
@@ -212,7 +218,7 @@ def baseline_models(P) -> Page:
         architectures.append((f"**`{classifier}` on `{embedding}`** — tasks {', '.join(task_ids)} (input "
                               f"{model.input_shape[1]} values = patch {get_extractor(embedding).frame_shape})",
                               architecture_frame(model)))
-    return Page(runs=runs, architectures=architectures, curves=curves, note="", values=values,
+    return Page(runs=runs, architectures=architectures, curves=curves, stops=stops, note="", values=values,
                 text=Page(**prose.baseline(values)),
                 results_html=table_html(P, runs, published=published, direct=compares_directly(P)))
 
