@@ -2,7 +2,8 @@
 
 ``base`` (the :class:`Extractor` interface), ``registry`` (names → lazy factories), ``handcrafted`` (MFCC,
 spectrogram patches), ``musicnn``, ``openl3``, ``vggish``, ``kumar`` (pre-trained models), ``hear`` and
-``hear_validation`` (any HEAR 2021 API module, checked as the HEAR validator does) and ``cache``
+``hear_validation`` (any HEAR 2021 API module, checked as the HEAR validator does), ``worker`` (a model in an
+interpreter of its own) and ``cache``
 (content-addressed embedding cache and batched, resumable extraction). Imports ``data`` and ``config`` only.
 """
 from .base import Extractor
