@@ -20,7 +20,7 @@ from evalkit.learn.fusion import frame_table
 
 EXTRACTORS = ["mfcc", "musicnn-mtt", "musicnn(layer=max_pool)", "spectrogram"]
 CLASSIFIERS = [("mfcc", "svm"), ("musicnn-mtt", "svm"), ("musicnn-mtt", "d128"), ("musicnn-mtt", "d512"),
-               ("spectrogram(patch_hop=1.0)", "cnn(epochs=5)")]
+               ("cnn-input-t3", "cnn(epochs=5)")]
 
 
 def timed(function):

@@ -121,6 +121,16 @@ def test_a_worker_that_died_between_calls_is_reported_on_the_next_call():
             worker(1.0)
 
 
+def test_ctrl_c_is_for_the_caller_which_ends_the_worker():
+    """The terminal sends SIGINT to the caller and its worker alike; the worker ignores it, so that the caller, which
+    gets the KeyboardInterrupt, decides (it ends a worker interrupted in the middle of a call)."""
+    with ModelWorker("test_worker:scaling_model", name="scaling") as worker:
+        pid = worker(1.0)["pid"]
+        os.kill(pid, signal.SIGINT)
+        time.sleep(0.5)
+        assert worker(1.0)["pid"] == pid
+
+
 def test_a_model_that_cannot_load_raises_its_error_and_leaves_no_worker():
     worker = ModelWorker("test_worker:model_without_its_package", name="missing")
     with pytest.raises(MissingPackageError, match="nothing-at-all"):
@@ -175,6 +185,18 @@ def test_a_script_without_main_guard_python_c_and_an_interactive_session_work(ho
     assert line.endswith("result [0.0, 2.0, 4.0]")
     pid = int(line.split()[line.split().index("pid") + 1])
     assert not alive(pid)  # the caller's exit ended (and reaped) its worker
+
+
+def test_a_notebook_kernel_works(tmp_path):
+    papermill = pytest.importorskip("papermill")
+    nbformat = pytest.importorskip("nbformat")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SCRIPT.format(log=str(tmp_path / "ran.log")))])
+    nbformat.write(notebook, tmp_path / "in.ipynb")
+    papermill.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), kernel_name="python3",
+                               progress_bar=False, cwd=str(tmp_path))
+    outputs = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[0].outputs
+    assert any("result [0.0, 2.0, 4.0]" in output.get("text", "") for output in outputs)
+    assert (tmp_path / "ran.log").read_text() == "ran\n"
 
 
 def test_a_worker_ends_when_its_caller_is_killed(tmp_path):

@@ -11,13 +11,14 @@ Protocol, over the worker's stdin (requests) and a duplicate of its original std
 prints goes to stderr, of which the caller keeps the last lines for error messages. Every message is an 8-byte
 little-endian length and a pickle (protocol 5):
 
-- caller → worker, once: ``(factory kwargs)``; the worker calls ``factory(**kwargs)``, which loads the model and
-  returns the handler, and replies ``("ready", None)`` or a failure;
+- caller → worker, once: the factory's keyword arguments (a dict); the worker calls ``factory(**kwargs)``, which
+  loads the model and returns the handler, and replies ``("ready", None)`` or a failure;
 - caller → worker, per call: ``(args, kwargs)``; reply ``("ok", handler(*args, **kwargs))`` or a failure
   ``("raise", pickled exception or None, "module.Type", message, traceback text)``.
 
 The worker exits when its stdin closes: at :meth:`ModelWorker.close`, when the caller's interpreter exits or when the
-caller dies, so no worker outlives its caller.
+caller dies (a call in progress is finished first), so no worker outlives its caller. It ignores Ctrl-C (SIGINT),
+which the terminal sends to the caller too: a caller interrupted during a call ends its worker.
 """
 from __future__ import annotations
 
@@ -192,8 +193,7 @@ class ModelWorker:
                               "(sys.executable is empty)")
         self._stderr = collections.deque(maxlen=STDERR_KEPT)
         self._process = subprocess.Popen([sys.executable, "-m", __name__, self.factory], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_worker_environment(),
-                                         start_new_session=True)  # Ctrl-C reaches the caller, which ends the worker
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_worker_environment())
         self._stderr_reader = threading.Thread(target=_keep_lines, args=(self._process.stderr, self._stderr),
                                                daemon=True, name=f"stderr of model worker {self.name}")
         self._stderr_reader.start()
@@ -291,6 +291,7 @@ def _worker_environment() -> dict:
 def main(argv: list[str] | None = None) -> int:
     """The worker: load the model with ``factory(**kwargs)``, then answer calls until stdin ends."""
     (factory,) = sys.argv[1:] if argv is None else argv
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the caller, which then ends this worker
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever the model prints (Python or C) goes to stderr, not into the replies
     requests = os.fdopen(os.dup(0), "rb")
