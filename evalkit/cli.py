@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from .book import NOTEBOOKS
-from .config import EvalkitError
+from .config import EvalkitError, EvalkitWarning, check_number
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like every other error of the command line."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _add_task(parser):
@@ -23,7 +31,7 @@ def _add_task(parser):
 def _task(args):
     from .data.registry import get_task
 
-    params = {"group_pattern": args.group_pattern} if args.group_pattern else {}
+    params = {"group_pattern": args.group_pattern} if args.group_pattern is not None else {}
     return get_task(args.task, **params)
 
 
@@ -61,9 +69,11 @@ def cmd_extract(args) -> None:
     from .embed.cache import EmbeddingCache, extract_embeddings
     from .embed.registry import get_extractor
 
+    check_number("", "--batch-size", args.batch_size, low=1, whole=True)
     task = _task(args)
     with get_extractor(args.embedding) as extractor:
         files = task.prepare().files()
+        task.check(progress=True)  # every bad file named before any is embedded
         out = extract_embeddings([f.path for f in files], extractor,
                                  cache=EmbeddingCache(args.cache) if args.cache else None, batch_size=args.batch_size)
     frames = sum(len(e) for e, _ in out)
@@ -75,15 +85,20 @@ def cmd_run(args) -> None:
 
     from .book.summary import summarize
     from .embed.registry import get_extractor
-    from .learn.experiments import run_experiment
+    from .learn.experiments import check_experiment, check_options, run_experiment
     from .learn.store import ResultStore
 
+    options = {"fusion": args.fusion, "pooling": args.pooling or "mean", "repetitions": args.repetitions,
+               "seed": args.seed}
+    for fraction in args.train_fraction:
+        check_options(**options, train_fraction=fraction)
     task = _task(args)
     store = ResultStore(args.results) if args.results else None
     extractor = get_extractor(args.embedding) if args.embedding else None  # None: the classifier's own input
     try:
-        tables = [run_experiment(task, extractor, args.classifier, fusion=args.fusion, pooling=args.pooling,
-                                 train_fraction=fraction, repetitions=args.repetitions, seed=args.seed, store=store)
+        for fraction in args.train_fraction:  # every share checked before the first is computed
+            check_experiment(task, extractor, args.classifier, **options, train_fraction=fraction)
+        tables = [run_experiment(task, extractor, args.classifier, **options, train_fraction=fraction, store=store)
                   for fraction in args.train_fraction]
     finally:
         if extractor is not None:
@@ -178,8 +193,8 @@ def _add_book(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="evalkit", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="evalkit", description=__doc__.split("\n\n")[0],
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("tasks", help="list the registered tasks").set_defaults(func=cmd_tasks)
     sub.add_parser("embeddings", help="list the embeddings (extractors) and their sizes").set_defaults(func=cmd_embeddings)
@@ -201,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--classifier", default="svm", help="svm, d128, d512, cnn, cnn-han (default svm), see `evalkit classifiers`")
     run.add_argument("--fusion", default="late", choices=["late", "early"],
                      help="late: average frame-wise class scores per file; early: pool frames per file first (default late)")
-    run.add_argument("--pooling", default="mean", choices=["mean", "mean+std"], help="early fusion pooling (default mean)")
+    run.add_argument("--pooling", default=None, choices=["mean", "mean+std"],
+                     help="early fusion: how frames are pooled per file (default mean)")
     run.add_argument("--train-fraction", type=float, nargs="+", default=[0.8],
                      help="share(s) of the data set used for training, e.g. 0.8 0.1 (default 0.8; the test set is always 20 %%)")
     run.add_argument("--repetitions", type=int, default=5, help="runs with seeds seed, seed+1, ... (default 5)")
@@ -219,20 +235,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except EvalkitError as error:
-        message = str(error)
-        if args.command == "book" and "\n" in message:  # the book's preflight lists every problem on its own line
-            print(f"evalkit book: error: {message}", file=sys.stderr)
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _print_error(command: str, error: EvalkitError) -> None:
+    """The error in one line; an error about several things, a summary line and one line per problem."""
+    message = str(error)
+    if error.problems:
+        lines = [message.split("\n")[0], *(f"  - {_one_line(p)}" for p in error.problems)]
+        print(f"evalkit {command}: error: " + "\n".join(lines), file=sys.stderr)
+    elif command == "book" and "\n" in message:  # the book's preflight lists every problem on its own line
+        print(f"evalkit book: error: {message}", file=sys.stderr)
+    else:
+        print(f"evalkit {command}: error: {_one_line(message)}", file=sys.stderr)
+
+
+def _warning_printer(command: str, show):
+    """``warnings.showwarning`` that prints evalkit's own warnings as ``evalkit <command>: warning: …``."""
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, EvalkitWarning):
+            print(f"evalkit {command}: warning: {_one_line(message)}", file=file or sys.stderr)
         else:
-            print(f"evalkit {args.command}: error: {' '.join(message.split())}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; finished work is kept and reused on the next run", file=sys.stderr)
-        return 130
+            show(message, category, filename, lineno, file, line)
+    return showwarning
+
+
+def main(argv=None) -> int:
+    """Run ``evalkit`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status (2: an error the user can
+    fix, printed in one line)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error already printed in one line
+        return exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _warning_printer(args.command, warnings.showwarning)
+        try:
+            args.func(args)
+        except EvalkitError as error:
+            _print_error(args.command, error)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted; finished work is kept and reused on the next run", file=sys.stderr)
+            return 130
     return 0
 
 

@@ -8,8 +8,11 @@ package lives in, else ``~/.cache/evalkit``.
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import re
+import warnings
+from numbers import Integral, Real
 from pathlib import Path
 
 __version__ = "0.2.0"
@@ -29,8 +32,28 @@ class EvalkitError(Exception):
     """Base class of every error a user can fix (a bad name, file, parameter or missing data or package).
 
     The command line prints its message as one line (exit status 2); every other exception is a bug in evalkit
-    and keeps its traceback.
+    and keeps its traceback. An error about several things at once (every bad file of a task) is made with
+    :meth:`with_problems`: a summary line and one line per problem.
     """
+
+    #: The problems listed under the summary (one line each), empty for a one-line error.
+    problems: tuple[str, ...] = ()
+
+    @classmethod
+    def with_problems(cls, summary: str, problems) -> "EvalkitError":
+        """An error whose message is ``summary`` and then one ``  - problem`` line per problem.
+
+        Examples
+        --------
+        >>> print(ParameterError.with_problems("task X: 2 problems", ["a.wav: empty", "b.wav: NaN"]))
+        task X: 2 problems
+          - a.wav: empty
+          - b.wav: NaN
+        """
+        problems = tuple(str(p) for p in problems)
+        error = cls("\n".join([summary, *(f"  - {p}" for p in problems)]))
+        error.problems = problems
+        return error
 
 
 class ParameterError(EvalkitError, ValueError):
@@ -58,6 +81,103 @@ class UnknownNameError(EvalkitError, KeyError):
 class WorkerError(EvalkitError, RuntimeError):
     """A model's worker process could not start or died; the message names the worker, its exit code or signal and
     the last lines it wrote to stderr (the audio it was given is not to blame)."""
+
+
+class EvalkitWarning(UserWarning):
+    """Something a user should know that does not stop the work (a file the task ignores, a silent file, a group
+    pattern that misses some files); issued with :func:`warn`, shown as one line."""
+
+
+def warn(message: str) -> None:
+    """Issue ``message`` as an :class:`EvalkitWarning` shown as one line, without a source line (the place in
+    evalkit that noticed is of no use to the user); the command line prints ``evalkit <command>: warning: …``."""
+    warnings.warn_explicit(" ".join(str(message).split()), EvalkitWarning, filename="evalkit", lineno=0,
+                           module="evalkit", registry=_WARNED)
+
+
+#: The warnings registry of :func:`warn`: under the default filter, the same message is shown once per process (a
+#: book build checks one task for many configurations).
+_WARNED: dict = {}
+
+
+# ------------------------------------------------------------------------------------------------
+# Checking parameters: every component checks its own, naming itself, the parameter, the value and the valid range
+
+
+def _bound(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _valid_range(low, high, low_open: bool, high_open: bool) -> str:
+    """``"in [0, 1)"``, ``"≥ 1"``, ``"> 0"``: the range of :func:`check_number` in words."""
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{_bound(low)}, {_bound(high)}{')' if high_open else ']'}"
+    if low is not None:
+        return f"{'>' if low_open else '≥'} {_bound(low)}"
+    if high is not None:
+        return f"{'<' if high_open else '≤'} {_bound(high)}"
+    return "finite"
+
+
+def check_number(owner: str, name: str, value, *, low=None, high=None, low_open: bool = False,
+                 high_open: bool = False, whole: bool = False, unit: str = ""):
+    """``value`` as an int (``whole``) or float after checking that it is a finite number in the range.
+
+    Parameters
+    ----------
+    owner : str
+        What the parameter belongs to (``"mfcc"``, ``"d128"``), the start of the message; ``""`` for an option of
+        the experiment itself (``repetitions``).
+    name : str
+        The parameter's name.
+    value
+        What was given (a spec's values arrive as int, float, bool or str).
+    low, high : number, optional
+        Bounds, inclusive unless ``low_open`` / ``high_open``.
+    whole : bool
+        The value must be an integer (``3``, not ``3.0``); returned as int.
+    unit : str
+        Appended to the range in the message (``"s"``, ``"Hz"``).
+
+    Raises
+    ------
+    ParameterError
+        ``"mfcc: n_mfcc must be a whole number in [1, 40], not 0"``.
+
+    Examples
+    --------
+    >>> check_number("d128", "dropout", 0.5, low=0, high=1, high_open=True)
+    0.5
+    >>> check_number("mfcc", "n_mfcc", "abc", low=1, high=40, whole=True)
+    Traceback (most recent call last):
+    ...
+    evalkit.config.ParameterError: mfcc: n_mfcc must be a whole number in [1, 40], not 'abc'
+    """
+    what = f"{'a whole number' if whole else 'a number'} {_valid_range(low, high, low_open, high_open)}"
+    problem = ParameterError(f"{owner + ': ' if owner else ''}{name} must be {what}{' ' + unit if unit else ''}, "
+                             f"not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise problem
+    if whole and not isinstance(value, Integral):  # 3.0 too: the caller's range() or Keras would refuse it
+        raise problem
+    if (low is not None and (value < low or (low_open and value == low))) or \
+            (high is not None and (value > high or (high_open and value == high))):
+        raise problem
+    return int(value) if whole else float(value)
+
+
+def check_choice(owner: str, name: str, value, choices):
+    """``value`` if it is one of ``choices``, else a :class:`ParameterError` listing them."""
+    if not any(c == value and isinstance(c, bool) == isinstance(value, bool) for c in choices):  # 1 is not True
+        shown = ", ".join(str(c).lower() if isinstance(c, bool) else str(c) for c in choices)
+        raise ParameterError(f"{owner + ': ' if owner else ''}{name} must be one of {shown}, not {value!r}")
+    return value
+
+
+def check_seed(owner: str, name: str, value):
+    """A seed (``random_state``): None or a whole number in [0, 2**32 - 1] (what NumPy, scikit-learn and
+    TensorFlow all accept)."""
+    return None if value is None else check_number(owner, name, value, low=0, high=2**32 - 1, whole=True)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -53,3 +53,10 @@ def test_listings_name_every_task_embedding_and_classifier(capsys):
     assert "mfcc" in out and "120 values every 0.5 s" in out
     assert main(["classifiers"]) == 0
     assert set(CLASSIFIERS.names()) <= _first_words(capsys.readouterr().out)
+
+
+def test_help_and_usage_errors_return_their_status_in_process(capsys):
+    assert main(["run", "--help"]) == 0 and "--group-pattern" in capsys.readouterr().out
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("evalkit run: error: the following arguments are required: --task")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,41 @@ def file_hash(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+#: A file whose peak lies below this (-80 dBFS) is reported as near silent.
+NEAR_SILENT_PEAK = 1e-4
+
+
+def read_samples(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """All samples of an audio file as they are, after checking that there are some and that they are finite.
+
+    Returns
+    -------
+    samples : np.ndarray, shape (n_samples, n_channels), float32
+    sample_rate : int
+        The file's sample rate in Hz.
+
+    Raises
+    ------
+    AudioError
+        Missing, empty, corrupt or non-audio file, or samples that are NaN or infinite.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: empty file (0 bytes)")
+    try:
+        data, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as error:
+        raise AudioError(f"{path}: cannot be decoded as audio (corrupt or not an audio file): {error}") from None
+    if data.shape[0] == 0:
+        raise AudioError(f"{path}: contains no samples")
+    if not np.all(np.isfinite(data)):
+        bad = int(np.count_nonzero(~np.isfinite(data)))
+        raise AudioError(f"{path}: {bad} samples are NaN or infinite")
+    return data, int(file_rate)
+
+
 def load_audio(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
     """Read an audio file as mono float32 at ``sample_rate``.
 
@@ -59,24 +95,56 @@ def load_audio(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
     AudioError
         Missing, empty, corrupt or non-audio file, or samples that are NaN or infinite.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise AudioError(f"{path}: empty file (0 bytes)")
-    try:
-        data, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as error:
-        raise AudioError(f"{path}: cannot be decoded as audio (corrupt or not an audio file): {error}") from None
-    if data.shape[0] == 0:
-        raise AudioError(f"{path}: contains no samples")
-    if not np.all(np.isfinite(data)):
-        bad = int(np.count_nonzero(~np.isfinite(data)))
-        raise AudioError(f"{path}: {bad} samples are NaN or infinite")
+    data, file_rate = read_samples(path)
     audio = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if file_rate != sample_rate:
         audio = resample(audio, file_rate, sample_rate)
     return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class AudioCheck:
+    """What :func:`check_audio_file` found in one file.
+
+    Attributes
+    ----------
+    path : Path
+    duration : float
+        Seconds (0 when the file cannot be read).
+    sample_rate, channels : int
+        Hz and channels of the file as stored (evalkit resamples and mixes to mono when it loads it).
+    error : str or None
+        Why the file cannot be used (the message names the file).
+    warning : str or None
+        What is odd about a usable file: silent, near silent, or a constant (DC) signal.
+    """
+
+    path: Path
+    duration: float = 0.0
+    sample_rate: int = 0
+    channels: int = 0
+    error: str | None = None
+    warning: str | None = None
+
+
+def check_audio_file(path: str | os.PathLike) -> AudioCheck:
+    """Check one file without raising: what :func:`load_audio` would refuse is returned as ``error``, a silent,
+    near-silent (peak below -80 dBFS) or constant (DC) signal as ``warning``, so that a task reports every bad file
+    at once."""
+    path = Path(path)
+    try:
+        data, rate = read_samples(path)
+    except AudioError as error:
+        return AudioCheck(path, error=str(error))
+    peak = float(np.max(np.abs(data)))
+    warning = None
+    if peak == 0:
+        warning = "silent (every sample is 0)"
+    elif peak < NEAR_SILENT_PEAK:
+        warning = f"near silent (peak {20 * np.log10(peak):.0f} dBFS)"
+    elif np.all(data.std(axis=0) < 1e-3 * peak):
+        warning = f"a constant (DC) signal of {float(data.mean()):.3g}, no sound"
+    return AudioCheck(path, duration=data.shape[0] / rate, sample_rate=rate, channels=data.shape[1], warning=warning)
 
 
 def resample(audio: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..config import UnknownNameError, data_dir
+from ..config import ParameterError, UnknownNameError, data_dir
 from .datasets import PAPER_TASK_IDS, paper_task, paper_task_names
 from .synth import DEMO_CLASSES, DEMO_DEFAULTS, demo_folder_name, demo_params
 from .tasks import DemoTask, FolderTask, Task
@@ -53,6 +53,21 @@ def demo_task(task_id: str, *, root=None, seed: int = DEMO_DEFAULTS["seed"],
                     root=root / task_id, group_pattern="^(.*)__", **parameters)
 
 
+#: What :func:`get_task` passes on to :func:`demo_task` and to :meth:`FolderTask.from_folder`.
+DEMO_PARAMETERS = ("root", "seed", "files_per_class", "files_per_group", "duration")
+FOLDER_PARAMETERS = ("group_pattern", "classes", "id", "name")
+
+
+def _check_params(task_id: str, params: dict, valid) -> None:
+    """A one-line :class:`~evalkit.config.ParameterError` for a parameter the task does not take."""
+    if "group_pattern" in params and "group_pattern" not in valid:
+        raise ParameterError(f"task {task_id}: group_pattern (--group-pattern) is for folder tasks; the recording "
+                             f"groups of {task_id} are defined by the task itself")
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise ParameterError(f"task {task_id}: unexpected parameter(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+
+
 def list_tasks() -> dict[str, str]:
     """Registered task ids and their names: the demo tasks and the paper's tasks."""
     return {**DEMO_TASK_NAMES, **paper_task_names()}
@@ -73,9 +88,12 @@ def get_task(spec: str | os.PathLike | Task, **params) -> Task:
         return spec
     text = str(spec)
     if text in DEMO_TASK_NAMES:
+        _check_params(text, params, DEMO_PARAMETERS)
         return demo_task(text, **params)
     if text in PAPER_TASK_IDS:
+        _check_params(text, params, ("root",))
         return paper_task(text, **params)
-    if os.sep in text or Path(text).is_dir():
+    if text.strip() and (os.sep in text or Path(text).is_dir()):  # "" would be the current folder
+        _check_params(text, params, FOLDER_PARAMETERS)
         return FolderTask.from_folder(text, **params)
     raise UnknownNameError("task", text, list(list_tasks()) + ["<path to a folder with one sub-folder per class>"])

@@ -6,12 +6,48 @@ of a group on one side so that no recording leaks from training into test data.
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import MissingDataError, ParameterError
-from .audio import is_audio_file
+import numpy as np
+from tqdm import tqdm
+
+from ..config import MissingDataError, ParameterError, warn
+from .audio import AudioError, check_audio_file, is_audio_file
+
+#: Files checked before a progress bar is shown.
+CHECK_PROGRESS_FROM = 500
+
+
+def compile_group_pattern(pattern) -> re.Pattern:
+    """The compiled group pattern, or a :class:`~evalkit.config.ParameterError` saying why it cannot be one: it
+    must compile and have a capture group (the part of the file name that names the recording)."""
+    if not isinstance(pattern, str):
+        raise ParameterError(f"group pattern must be a regular expression (text), not {pattern!r}")
+    try:
+        compiled = re.compile(pattern)
+    except re.error as error:
+        raise ParameterError(f"group pattern {pattern!r} does not compile: {error}") from None
+    if compiled.groups < 1:
+        raise ParameterError(f"group pattern {pattern!r} has no capture group: put the part of the file name that "
+                             "names the recording in parentheses, e.g. '^(.*)__' (rec07__2.wav: recording rec07)")
+    return compiled
+
+
+@dataclass(frozen=True)
+class TaskCheck:
+    """What :meth:`Task.check` found: every file usable, at least two recordings per class.
+
+    Attributes
+    ----------
+    durations : np.ndarray, shape (n_files,)
+        Seconds, in the order of :meth:`Task.files`.
+    warnings : list of str
+        Usable but odd files (silent, near silent, constant), one ``"path: what"`` each.
+    """
+
+    durations: np.ndarray
+    warnings: list[str]
 
 
 @dataclass(frozen=True)
@@ -42,6 +78,7 @@ class Task:
     classes: list[str]
     kind: str = "custom"
     _files: list[AudioFile] | None = field(default=None, repr=False)
+    _check: TaskCheck | None = field(default=None, repr=False, compare=False)
 
     def files(self) -> list[AudioFile]:
         """All labelled files, sorted by path (deterministic order)."""
@@ -51,6 +88,46 @@ class Task:
 
     def _load_files(self) -> list[AudioFile]:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def check(self, *, progress: bool = False) -> TaskCheck:
+        """Check the whole task before any work: every file (readable, samples, finite values:
+        :func:`~evalkit.data.audio.check_audio_file`) and at least two recordings per class. Every problem is
+        reported at once; silent, near-silent and constant files are a one-line warning. Done once per task object.
+
+        Raises
+        ------
+        AudioError
+            Files that cannot be used (each named with its problem; class problems listed too).
+        ParameterError
+            A class with fewer than two recordings (named with its counts).
+        """
+        if self._check is not None:
+            return self._check
+        files = self.files()
+        checks = [check_audio_file(f.path) for f in tqdm(files, desc=f"checking {self.id}", unit="file", leave=False,
+                                                         disable=not progress or len(files) < CHECK_PROGRESS_FROM)]
+        bad_files = [c.error for c in checks if c.error]
+        problems = bad_files + self._class_problems()
+        if problems:
+            kind = AudioError if bad_files else ParameterError
+            raise kind.with_problems(f"task {self.id}: {len(problems)} problem(s) in its {len(files)} files; nothing "
+                                     "was computed", problems)
+        odd = [f"{c.path.parent.name}/{c.path.name}: {c.warning}" for c in checks if c.warning]
+        if odd:
+            shown = "; ".join(odd[:3]) + ("; ..." if len(odd) > 3 else "")
+            warn(f"task {self.id}: {len(odd)} of {len(files)} files are silent or constant (used as they are): {shown}")
+        self._check = TaskCheck(durations=np.array([c.duration for c in checks]), warnings=odd)
+        return self._check
+
+    def _class_problems(self) -> list[str]:
+        """A line per class that a train/test split cannot use (fewer than two recording groups)."""
+        problems = []
+        for label in self.classes:
+            groups = [f.group for f in self.files() if f.label == label]
+            if len(set(groups)) < 2:
+                problems.append(f"class {label!r} has {len(groups)} file(s) in {len(set(groups))} recording group(s); "
+                                "a train/test split needs at least two groups per class")
+        return problems
 
     def prepare(self, progress: bool = True) -> "Task":
         """Make sure the audio is present: generates demo data (once); nothing to do for a folder. Returns the task."""
@@ -73,7 +150,9 @@ class FolderTask(Task):
     group_pattern : str, optional
         Regular expression applied to the file name (without extension); its first group is the
         recording group. Default: each file is its own group. The demo data use ``"^(.*)__"``
-        (``rec07__2.wav`` belongs to group ``rec07``).
+        (``rec07__2.wav`` belongs to group ``rec07``). A pattern that does not compile, has no capture group or
+        matches no file name is an error (:func:`compile_group_pattern`); one that matches only some names a warning
+        with the counts (the others are groups of their own).
     classes : list of str, optional
         Class order; default: sub-folder names sorted. Listed classes without a folder raise an error.
     """
@@ -97,9 +176,13 @@ class FolderTask(Task):
         return cls(id=id or root.name, name=name or f"folder task {root}", classes=list(classes), kind=kind,
                    root=root, group_pattern=group_pattern)
 
+    def __post_init__(self):
+        if self.group_pattern is not None:
+            compile_group_pattern(self.group_pattern)  # a bad pattern is named before any file is listed
+
     def _load_files(self) -> list[AudioFile]:
-        pattern = re.compile(self.group_pattern) if self.group_pattern else None
-        files, skipped = [], []
+        pattern = compile_group_pattern(self.group_pattern) if self.group_pattern is not None else None
+        files, skipped, empty, unmatched = [], [], [], []
         for label in self.classes:
             class_dir = self.root / label
             class_files = []
@@ -109,17 +192,35 @@ class FolderTask(Task):
                 if not is_audio_file(path):
                     skipped.append(path)
                     continue
-                group = path.stem
-                if pattern is not None and (match := pattern.search(path.stem)):
-                    group = match.group(1)
+                match = pattern.search(path.stem) if pattern is not None else None
+                matched = bool(match and match.group(1))  # a group that took part and is not empty
+                group = match.group(1) if matched else path.stem
+                if pattern is not None and not matched:
+                    unmatched.append(path)
                 class_files.append(AudioFile(path=path, label=label, group=f"{label}/{group}"))
             if not class_files:
-                raise ParameterError(f"task {self.id}: class folder {class_dir} contains no audio files")
+                empty.append(f"class folder {class_dir} contains no audio files")
             files.extend(class_files)
+        if len(empty) == 1:
+            raise ParameterError(f"task {self.id}: {empty[0]}")
+        if empty:
+            raise ParameterError.with_problems(f"task {self.id}: {len(empty)} of {len(self.classes)} classes have no "
+                                               "audio files", empty)
         if skipped:
             shown = ", ".join(str(p) for p in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
-            warnings.warn(f"task {self.id}: ignored {len(skipped)} non-audio file(s): {shown}", stacklevel=2)
+            warn(f"task {self.id}: ignored {len(skipped)} non-audio file(s): {shown}")
+        if unmatched:
+            self._report_unmatched(len(files), unmatched)
         return files
+
+    def _report_unmatched(self, n_files: int, unmatched: list[Path]) -> None:
+        """No file matched the group pattern: an error (each file its own group leaks recordings); some: a warning."""
+        example = unmatched[0].stem
+        if len(unmatched) == n_files:
+            raise ParameterError(f"task {self.id}: group pattern {self.group_pattern!r} matches none of its {n_files} "
+                                 f"file names (e.g. {example!r}): every file would be a recording group of its own")
+        warn(f"task {self.id}: group pattern {self.group_pattern!r} matches {n_files - len(unmatched)} of {n_files} "
+             f"file names; the other {len(unmatched)} (e.g. {example!r}) are each a recording group of their own")
 
 
 @dataclass

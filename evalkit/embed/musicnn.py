@@ -5,7 +5,7 @@ import functools
 
 import numpy as np
 
-from ..config import MissingPackageError, UnknownNameError
+from ..config import MissingPackageError, UnknownNameError, check_number
 from ..data.audio import pad_to_length
 from .base import Extractor, frame
 from .worker import ModelWorker
@@ -17,6 +17,8 @@ from .worker import ModelWorker
 
 MUSICNN_MODELS = ("MTT_musicnn", "MSD_musicnn")
 MUSICNN_LAYERS = {"penultimate": 200, "max_pool": 753, "mean_pool": 753, "taggram": 50}
+#: Seconds between two of musicnn's log-mel frames (256 samples at 16 kHz).
+MEL_FRAME_SECONDS = 256 / 16000
 
 
 def _require_musicnn() -> None:
@@ -77,7 +79,8 @@ class MusicnnExtractor(Extractor):
     models were trained on 3-s patches but are fully convolutional up to a temporal pooling, so
     they accept shorter ones; the default of 1 s without overlap matches the frame length of OpenL3
     and VGGish and costs a third of 3-s patches with a 1-s hop. The embedding is the activation of ``layer``: ``penultimate`` (200 values), ``max_pool`` / ``mean_pool`` (753,
-    the temporal pooling of the mid-end) or ``taggram`` (50 tag probabilities).
+    the temporal pooling of the mid-end) or ``taggram`` (50 tag probabilities). ``window`` and ``hop`` are at least
+    one mel frame (0.016 s); ``batch_size`` (patches per model call) at least 1.
     """
 
     name = "musicnn"
@@ -90,8 +93,11 @@ class MusicnnExtractor(Extractor):
             raise UnknownNameError("musicnn model", model, MUSICNN_MODELS)
         if layer not in MUSICNN_LAYERS:
             raise UnknownNameError("musicnn layer", layer, MUSICNN_LAYERS)
-        self.model, self.layer, self.batch_size = model, layer, int(batch_size)
-        self.window, self.hop = float(window), float(hop)
+        self.model, self.layer = model, layer
+        self.batch_size = check_number("musicnn", "batch_size", batch_size, low=1, whole=True)
+        # at least one 16-ms mel frame (256 samples at 16 kHz): a patch and a step of none cannot be
+        self.window = check_number("musicnn", "window", window, low=MEL_FRAME_SECONDS, unit="s")
+        self.hop = check_number("musicnn", "hop", hop, low=MEL_FRAME_SECONDS, unit="s")
         self.dim = MUSICNN_LAYERS[layer]
         self._owner, self._model = self, None
         _require_musicnn()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import MissingDataError, ParameterError
+from ..config import MissingDataError, ParameterError, check_number
 from ..data.audio import pad_to_length
 from .base import Extractor, frame
 from .birdnet import package_version, shipped_model_file, tflite_interpreter
@@ -69,7 +69,8 @@ class SpeechEmbeddingExtractor(Extractor):
     training_domain = "speech"
 
     def __init__(self, window: float = 0.942, hop: float = 0.96):
-        self.window, self.hop = float(window), float(hop)
+        self.window = check_number("speech-embedding", "window", window, low=STEP_WINDOW / SPEECH_SAMPLE_RATE, unit="s")
+        self.hop = check_number("speech-embedding", "hop", hop, low=0, low_open=True, unit="s")
         pooled, hop_steps = _steps(self.window, offset=STEP_WINDOW), _steps(self.hop)
         if not np.isfinite(pooled) or pooled < -1e-6 or abs(pooled - round(pooled)) > 1e-6:
             raise ParameterError(f"speech-embedding: window must be 0.782 s (one model step) plus a whole number of "

@@ -16,6 +16,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
+from ..config import check_choice, check_number, check_seed
+
 
 def class_scores(classifier, X: np.ndarray) -> np.ndarray:
     """Per-class scores, shape (n_samples, n_classes): probabilities where the classifier has them,
@@ -42,8 +44,17 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
 
     def __init__(self, C: float = 1.0, max_iter: int = 5000, scale: bool = True, random_state=None):
         self.C, self.max_iter, self.scale, self.random_state = C, max_iter, scale, random_state
+        self._check_params()
+
+    def _check_params(self) -> None:
+        """Each parameter in its range (kept as given: scikit-learn's ``clone`` needs them unchanged)."""
+        check_number("svm", "C", self.C, low=0, low_open=True)
+        check_number("svm", "max_iter", self.max_iter, low=1, whole=True)
+        check_choice("svm", "scale", self.scale, (True, False))
+        check_seed("svm", "random_state", self.random_state)
 
     def fit(self, X, y, groups=None):
+        self._check_params()  # set_params does not pass through __init__
         svm = LinearSVC(C=self.C, dual="auto", max_iter=self.max_iter, random_state=self.random_state)
         self.pipeline_ = make_pipeline(StandardScaler(), svm) if self.scale else make_pipeline(svm)
         self.pipeline_.fit(np.asarray(X, dtype=np.float32), np.asarray(y))
@@ -109,18 +120,19 @@ class DenseClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     hidden_units : int
-        Units of the hidden layer (128 or 512 in the paper).
+        Units of the hidden layer (128 or 512 in the paper), at least 1.
     dropout : float
-        Dropout rate after the hidden layer.
+        Dropout rate after the hidden layer, in [0, 1).
     epochs : int
-        Maximum number of passes over the training frames.
+        Maximum number of passes over the training frames, at least 1.
     batch_size : int
+        At least 1.
     learning_rate : float
-        Adam step size.
+        Adam step size, in (0, 1].
     patience : int
-        Early stopping: epochs without improvement of the validation loss.
+        Early stopping: epochs without improvement of the validation loss, at least 1.
     validation_fraction : float
-        Share of training files held out for early stopping.
+        Share of training recordings held out for early stopping, in [0, 1).
     random_state : int or None
     """
 
@@ -129,6 +141,17 @@ class DenseClassifier(ClassifierMixin, BaseEstimator):
         self.hidden_units, self.dropout, self.epochs, self.batch_size = hidden_units, dropout, epochs, batch_size
         self.learning_rate, self.patience, self.validation_fraction = learning_rate, patience, validation_fraction
         self.random_state = random_state
+        self._check_params()
+
+    def _check_params(self) -> None:
+        """Each parameter in its range (kept as given: scikit-learn's ``clone`` needs them unchanged)."""
+        name = "dense classifier (d128, d512)"
+        for key in ("hidden_units", "epochs", "batch_size", "patience"):
+            check_number(name, key, getattr(self, key), low=1, whole=True)
+        check_number(name, "dropout", self.dropout, low=0, high=1, high_open=True)
+        check_number(name, "learning_rate", self.learning_rate, low=0, high=1, low_open=True)
+        check_number(name, "validation_fraction", self.validation_fraction, low=0, high=1, high_open=True)
+        check_seed(name, "random_state", self.random_state)
 
     def _forward(self, X, weights, rng=None):
         W1, b1, W2, b2 = weights
@@ -150,6 +173,7 @@ class DenseClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, groups=None):
         """Train on ``X`` (n, dim) with labels ``y``; ``groups`` (e.g. file ids) keep validation
         frames out of the training files."""
+        self._check_params()  # set_params does not pass through __init__
         X = np.asarray(X, dtype=np.float64)
         self.classes_, y_index = np.unique(np.asarray(y), return_inverse=True)
         seed = 0 if self.random_state is None else int(self.random_state)

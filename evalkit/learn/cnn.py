@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ..config import ParameterError, UnknownNameError
+from ..config import ParameterError, UnknownNameError, check_number, check_seed
 from .classifiers import _validation_split
 from .fusion import late_fusion
 
@@ -94,6 +94,23 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
         self.patience, self.batch_size, self.min_batches = patience, batch_size, min_batches
         self.learning_rate, self.clipnorm = learning_rate, clipnorm
         self.validation_fraction, self.random_state = validation_fraction, random_state
+        self._check_params()
+
+    def _check_params(self) -> None:
+        """Each parameter in its range, named with its value (kept as given: scikit-learn's ``clone`` needs that)."""
+        if self.arch not in DEFAULT_INPUTS:
+            raise UnknownNameError("CNN architecture", self.arch, list(DEFAULT_INPUTS))
+        for key in ("epochs", "min_epochs", "patience", "batch_size", "min_batches"):
+            check_number("cnn", key, getattr(self, key), low=1, whole=True)
+        check_number("cnn", "learning_rate", self.learning_rate, low=0, high=1, low_open=True)
+        check_number("cnn", "clipnorm", self.clipnorm, low=0, low_open=True)
+        check_number("cnn", "validation_fraction", self.validation_fraction, low=0, high=1, high_open=True)
+        check_seed("cnn", "random_state", self.random_state)
+        if self.input_shape is not None and (isinstance(self.input_shape, (str, bytes)) or
+                                             not hasattr(self.input_shape, "__len__") or len(self.input_shape) != 2):
+            raise ParameterError(f"cnn: input_shape must be (time, frequency), not {self.input_shape!r}")
+        for size in self.input_shape or ():
+            check_number("cnn", "input_shape", size, low=1, whole=True)
 
     @property
     def default_input(self) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..config import ParameterError
+from ..config import ParameterError, check_choice, check_number, warn
 from ..data.registry import get_task
 from ..data.tasks import Task
 from ..embed.cache import EmbeddingCache, extract_embeddings
@@ -25,7 +25,7 @@ from .classifiers import class_scores
 from .fusion import frame_table, late_fusion, pool_embeddings
 from .metrics import balanced_file_accuracy, confusion_matrix_percent
 from .registry import classifier_spec, get_classifier
-from .splits import split_files
+from .splits import check_shares, split_files
 from .store import ResultStore
 
 #: Bump when a change to evalkit (splits, classifiers, fusion, metric) changes results, so stored results are not
@@ -35,6 +35,7 @@ from .store import ResultStore
 #: recordings per class.
 RESULTS_VERSION = "3"
 FUSIONS = ("late", "early")
+POOLINGS = ("mean", "mean+std")
 
 
 def task_fingerprint(task: Task) -> str:
@@ -78,6 +79,77 @@ def _fit_and_score(classifier, train_emb, y_train, test_emb, fusion, pooling, cl
     return ordered
 
 
+def check_options(*, fusion: str = "late", pooling: str = "mean", train_fraction: float = 0.8, test_size: float = 0.2,
+                  repetitions: int = 5, seed: int = 0, batch_size: int = 16) -> None:
+    """Check the options of :func:`run_experiment` that need neither task nor models: each in its range, and no
+    option that the others would silently ignore.
+
+    Raises
+    ------
+    ParameterError
+        The option, its value and what is valid.
+    """
+    check_choice("", "fusion", fusion, FUSIONS)
+    check_choice("", "pooling", pooling, POOLINGS)
+    if fusion == "late" and pooling != "mean":
+        raise ParameterError(f"pooling {pooling!r} is for early fusion: late fusion classifies every frame and averages "
+                             "the class scores per file; use fusion 'early' or leave pooling out")
+    repetitions = check_number("", "repetitions", repetitions, low=1, whole=True)
+    check_number("", "seed", seed, low=0, high=2**32 - repetitions, whole=True)  # seeds seed … seed + repetitions - 1
+    check_shares(test_size=test_size, train_fraction=train_fraction)
+    check_number("", "batch_size", batch_size, low=1, whole=True)
+
+
+def check_experiment(task, embedding=None, classifier: str = "svm", *, fusion: str = "late", pooling: str = "mean",
+                     train_fraction: float = 0.8, test_size: float = 0.2, repetitions: int = 5, seed: int = 0,
+                     batch_size: int = 16, progress: bool = True):
+    """Check a configuration of :func:`run_experiment` as a whole before any work, cheapest first: the options
+    (:func:`check_options`), the classifier's and the embedding's parameters, that they fit together, then the
+    task's files (:meth:`~evalkit.data.tasks.Task.check`: generates a demo task first) and every repetition's split.
+
+    Silent or constant files and files shorter than the embedding's window are one-line warnings.
+
+    Returns
+    -------
+    task : Task
+    extractor : Extractor
+        ``embedding`` if it is one, else built from the spec (the caller closes it).
+
+    Raises
+    ------
+    EvalkitError
+        One line naming the option, parameter, file or class and the problem; a task's problems all at once.
+    """
+    check_options(fusion=fusion, pooling=pooling, train_fraction=train_fraction, test_size=test_size,
+                  repetitions=repetitions, seed=seed, batch_size=batch_size)
+    probe = get_classifier(classifier)  # an unknown name or a parameter out of its range
+    if embedding is None:
+        embedding = getattr(probe, "default_input", None)
+        if embedding is None:
+            raise ParameterError(f"classifier {classifier!r} has no input of its own: give an embedding")
+    extractor = get_extractor(embedding)
+    if hasattr(probe, "input_shape"):  # a network that learns from spectrogram patches (BaselineCNN)
+        if extractor.frame_shape is None:
+            raise ParameterError(f"classifier {classifier!r} learns from spectrogram patches, not from {extractor.spec}: "
+                                 "use a spectrogram embedding (cnn-input-t3, cnn-input-t1, cnn-input-han) or none")
+        if fusion != "late":
+            raise ParameterError(f"classifier {classifier!r} classifies spectrogram patches and averages their scores "
+                                 "per file: late fusion only (early fusion would average the patches themselves)")
+    task = get_task(task)
+    task.prepare(progress=progress)
+    durations = task.check(progress=progress).durations
+    short = int(np.sum(durations < extractor.window - 1e-9))
+    if short:
+        warn(f"task {task.id}: {short} of {len(durations)} files are shorter than the {extractor.window:g}-s window of "
+             f"{extractor.spec} and are zero-padded to one frame")
+    labels = np.array([f.label for f in task.files()])
+    groups = np.array([f.group for f in task.files()])
+    for rep in range(repetitions):
+        split_files(labels, groups, seed=seed + rep, test_size=test_size, train_fraction=train_fraction,
+                    classes=task.classes)
+    return task, extractor
+
+
 def run_experiment(task, embedding=None, classifier: str = "svm", *, fusion: str = "late", pooling: str = "mean",
                    train_fraction: float = 0.8, test_size: float = 0.2, repetitions: int = 5, seed: int = 0,
                    cache: EmbeddingCache | None | bool = None, store: ResultStore | None | bool = None,
@@ -112,23 +184,12 @@ def run_experiment(task, embedding=None, classifier: str = "svm", *, fusion: str
         ``confusion`` (percent of each true class), ``classes``, ``predictions`` (per test file),
         training set sizes, ``fit_seconds`` and ``history`` (training curves of networks).
     """
-    if fusion not in FUSIONS:
-        raise ParameterError(f"fusion must be one of {FUSIONS}, not {fusion!r}")
-    task = get_task(task)
-    probe = get_classifier(classifier)  # fail on an unknown name or parameter before any work
-    if embedding is None:
-        embedding = getattr(probe, "default_input", None)
-        if embedding is None:
-            raise ParameterError(f"classifier {classifier!r} has no input of its own: give an embedding")
-    extractor = get_extractor(embedding)
-    if repetitions < 1:
-        raise ParameterError(f"repetitions must be at least 1, not {repetitions}")
-    files = task.prepare(progress=progress).files()
+    task, extractor = check_experiment(task, embedding, classifier, fusion=fusion, pooling=pooling,
+                                       train_fraction=train_fraction, test_size=test_size, repetitions=repetitions,
+                                       seed=seed, batch_size=batch_size, progress=progress)
+    files = task.files()
     labels = np.array([f.label for f in files])
     groups = np.array([f.group for f in files])
-    missing = [c for c in task.classes if c not in set(labels)]
-    if missing:
-        raise ParameterError(f"task {task.id}: no files for class(es) {', '.join(missing)}")
 
     key = experiment_key(task, extractor, classifier, fusion, pooling, train_fraction, test_size, seed)
     if store is None or store is True:

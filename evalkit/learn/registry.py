@@ -2,7 +2,8 @@
 
 A classifier is any scikit-learn style estimator (``fit(X, y, groups=None)``, ``predict``, ``classes_``, and
 ``predict_proba`` or ``decision_function``, with a ``random_state`` parameter): add a line here, or pass an
-instance wherever a classifier spec is accepted.
+instance wherever a classifier spec is accepted. Its constructor checks its parameters (keeping them as given, as
+scikit-learn's ``clone`` needs): a value out of range is a :class:`~evalkit.config.ParameterError` with the valid range.
 """
 from __future__ import annotations
 

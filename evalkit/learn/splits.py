@@ -6,7 +6,11 @@ import json
 
 import numpy as np
 
-from ..config import ParameterError
+from ..config import ParameterError, check_number
+
+#: Fewest recordings of each class a training share must hold: one would leave a class without variation to learn
+#: from (and a network without a recording to validate on).
+MIN_TRAINING_RECORDINGS = 2
 
 
 def _rng(*keys) -> np.random.Generator:
@@ -41,22 +45,21 @@ def split_files(labels, groups, *, seed: int, test_size: float = 0.2, train_frac
 
     Raises
     ------
-    ValueError
-        A class has too few groups or files for the split (named in the message).
+    ParameterError
+        A share out of range, or classes with too few groups for the split or with fewer than
+        :data:`MIN_TRAINING_RECORDINGS` recordings in the training share (every such class named at once).
     """
     labels, groups = np.asarray(labels), np.asarray(groups)
-    if not 0 < test_size < 1 or not 0 < train_fraction <= 1:
-        raise ParameterError(f"test_size and train_fraction must lie in (0, 1); got {test_size}, {train_fraction}")
-    if train_fraction > 1 - test_size + 1e-9:
-        raise ParameterError(f"train_fraction {train_fraction} + test_size {test_size} exceed the data set")
+    check_shares(test_size=test_size, train_fraction=train_fraction)
     classes = sorted(set(labels)) if classes is None else list(classes)
-    train, test = [], []
+    train, test, problems = [], [], []
     for label in classes:
         idx = np.flatnonzero(labels == label)
         class_groups = sorted(set(groups[idx]))
         if len(class_groups) < 2:
-            raise ParameterError(f"class {label!r} has {len(idx)} file(s) in {len(class_groups)} recording group(s); "
-                                 "a train/test split needs at least two groups per class")
+            problems.append(f"class {label!r} has {len(idx)} file(s) in {len(class_groups)} recording group(s); "
+                            "a train/test split needs at least two groups per class")
+            continue
         order = _rng("test", seed, str(label)).permutation(len(class_groups))
         target = max(1, int(round(test_size * len(idx))))
         test_groups, n_test = set(), 0
@@ -68,6 +71,24 @@ def split_files(labels, groups, *, seed: int, test_size: float = 0.2, train_frac
         pool = np.array([i for i in idx if groups[i] not in test_groups])
         n_train = min(len(pool), max(1, int(round(train_fraction * len(idx)))))
         pool = pool[_rng("train", seed, str(label)).permutation(len(pool))]
+        recordings = len(set(groups[pool[:n_train]]))
+        if recordings < MIN_TRAINING_RECORDINGS:
+            problems.append(f"class {label!r}: {n_train} training file(s) from {recordings} recording(s) (of its "
+                            f"{len(idx)} files in {len(class_groups)} recordings, {len(test_groups)} of them in the "
+                            "test set)")
         train.extend(pool[:n_train])
         test.extend(i for i in idx if groups[i] in test_groups)
+    if problems:
+        raise ParameterError.with_problems(
+            f"train_fraction {train_fraction:g} (seed {seed}) leaves {len(problems)} class(es) without the "
+            f"{MIN_TRAINING_RECORDINGS} training recordings a classifier needs: use a larger share or more "
+            "recordings", problems)
     return np.sort(np.array(train, dtype=int)), np.sort(np.array(test, dtype=int))
+
+
+def check_shares(*, test_size: float, train_fraction: float) -> None:
+    """``test_size`` in (0, 1) and ``train_fraction`` in (0, 1 - test_size], or a :class:`ParameterError` giving the
+    range."""
+    test_size = check_number("", "test_size", test_size, low=0, high=1, low_open=True, high_open=True)
+    check_number("", "train_fraction", train_fraction, low=0, high=round(1 - test_size, 9), low_open=True,
+                 unit=f"(with a test set of {test_size:g}, a larger share would exceed the data set)")
