@@ -196,30 +196,6 @@ def test_profile_errors_name_the_key_and_the_valid_choices(tmp_path, change, mes
         load_profile(path)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_every_notebook_runs_on_its_own_on_a_folder_of_the_users_data(name, tone_task_dir, tmp_path, monkeypatch):
-    """`papermill notebooks/<name>.ipynb out.ipynb -p task /my/data -p embedding mfcc ...` (the README's command) on a
-    folder with one sub-folder per class: the notebook runs through and reports on that folder's task."""
-    import papermill
-
-    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
-    output = tmp_path / f"{name}.ipynb"
-    papermill.execute_notebook(str(REPO_ROOT / "notebooks" / f"{name}.ipynb"), str(output), kernel_name="python3",
-                               progress_bar=False, cwd=str(tmp_path),
-                               parameters={"task": str(tone_task_dir), "embedding": "mfcc", "classifier": "svm",
-                                           "repetitions": 1, "baseline": False, "group_pattern": "^(.*)__"})
-    notebook = json.loads(output.read_text())
-    text = "".join("".join(o.get("text", "")) + json.dumps(o.get("data", {}))
-                   for cell in notebook["cells"] for o in cell.get("outputs", []))
-    assert not [o for c in notebook["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert f"folder task {tone_task_dir}" in text and "mfcc" in text  # the results are those of the folder task
-    bare = [o for c in notebook["cells"] for o in c.get("outputs", [])
-            if "IPython.core.display" in "".join(o.get("data", {}).get("text/plain", ""))
-            and not any("".join(v) for k, v in o["data"].items() if k != "text/plain")]
-    assert not bare, f"{name}: an empty display shows only the object's repr: {bare[0]['data']}"
-
-
 def test_a_failing_notebook_stops_the_build_naming_notebook_cell_and_error(tmp_path):
     import nbformat
 
@@ -237,7 +213,8 @@ def test_a_failing_notebook_stops_the_build_naming_notebook_cell_and_error(tmp_p
 
 
 def test_a_missing_task_folder_stops_the_build_before_any_work(tmp_path):
-    from evalkit.config import MissingDataError
+    """The preflight lists it with the build's other problems (evalkit.book.preflight.check_profile)."""
+    from evalkit.book.build import BookError
 
     data = yaml.safe_load((REPO_ROOT / "profiles" / "test.yaml").read_text())
     data.update(tasks=[str(tmp_path / "no-such-folder")], task_params={}, baseline=None, teaching=None)
@@ -246,7 +223,7 @@ def test_a_missing_task_folder_stops_the_build_before_any_work(tmp_path):
     data["learning_curve"]["baseline"] = False
     path = tmp_path / "broken.yaml"
     path.write_text(yaml.safe_dump(data))
-    with pytest.raises(MissingDataError, match="no-such-folder"):
+    with pytest.raises(BookError, match="cannot run; 1 thing\\(s\\) missing or wrong:\n  - task .*no-such-folder"):
         build_book(path, output=tmp_path / "book", only=["detailed_results"], html=False)
     assert not (tmp_path / "book" / "book" / "_generated" / "detailed_results.ipynb").exists()
 

@@ -377,3 +377,18 @@ def test_notebook_display_defaults_sets_display_without_warning_filters():
         assert pd.get_option("display.precision") == 1
     assert list(warnings.filters) == filters
     assert not hasattr(figures, "setup_notebook")
+
+
+def test_class_folders_read_as_words_in_confusion_matrices_and_projections():
+    assert [figures.class_name(c) for c in ("_ninst01", "_ninst02", "_ninst05", "electric_engine", "low")] == [
+        "1 player", "2 players", "5 players", "electric engine", "low"]
+    classes = ["_ninst01", "_ninst02"]
+    frame = pd.DataFrame([[90.0, 10.0], [20.0, 80.0]], index=classes, columns=classes)
+    fig = figures.confusion_heatmap(frame)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1 player", "2 players"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1 player", "2 players"]
+    fig = figures.projection_scatter(np.random.default_rng(0).standard_normal((8, 4)), np.repeat(classes, 4),
+                                     method="pca", classes=classes)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["1 player", "2 players"]
+    matplotlib.pyplot.close("all")

@@ -38,3 +38,36 @@ def test_learning_curve_mentions_the_baseline_only_when_there_is_one():
     assert "baseline CNN" not in text["shares"] and "against" not in text["average"]
     values.update(lc_baseline_small_value=30.0, lc_gap_small=10.0)
     assert "against 30.0 % for the baseline (a gap of 10.0 points)" in prose.curve(values)["average"]
+
+
+def test_detailed_results_name_the_classifier_and_say_when_there_is_no_baseline():
+    values = {"detailed_classifier": "D128", "detailed_fraction": 80.0, "detailed_best": "mfcc",
+              "detailed_best_avg": 71.25, "detailed_worst": "mfcc", "detailed_worst_avg": 71.25,
+              "detailed_baseline_avg": NAN, "detailed10_best": "mfcc", "detailed10_best_avg": 55.0,
+              "detailed10_baseline_avg": NAN}
+    setup = prose.detailed(values, repetitions=2)["setup"]
+    assert setup.startswith("Here the classifier is a network with one dense hidden layer of 128 units (D128)")
+    assert "mean over 2 repetitions" in setup and "trains no CNN baseline" in setup
+    values.update(detailed_classifier="SVM", detailed_baseline_avg=60.0)
+    setup = prose.detailed(values, repetitions=1)["setup"]
+    assert "a linear SVM" in setup and "over 1 repetition." in setup and "dark bar is the CNN baseline" in setup
+
+
+def test_learning_curve_says_which_shares_were_left_out_and_its_repetitions():
+    values = {"lc_smallest": 10.0, "lc_fractions": "10, 40 and 80 %", "lc_best_small": "mfcc",
+              "lc_best_small_value": 60.0, "lc_baseline_small_value": NAN, "lc_summary": "no baseline",
+              "lc_gap_small": NAN, "lc_left_out": "5 %", "lc_reps": 2, "lc_table_reps": 3}
+    shares = prose.curve(values)["shares"]
+    assert "The shares of 5 % are left out: they leave some class" in shares
+    assert "Each point is the mean over 2 repetitions (the results tables use 3" in shares
+    values.update(lc_left_out="", lc_table_reps=2)
+    shares = prose.curve(values)["shares"]
+    assert "left out" not in shares and shares.endswith("Each point is the mean over 2 repetitions.")
+
+
+def test_teaching_answer_on_less_data_with_and_without_the_cnn():
+    values = {"teach_small": 10.0, "teach_small_ours": 70.0, "teach_small_cnn": 40.0}
+    text = prose.teaching(values, label="SVM on musicnn", chance=25.0)["less_data"]
+    assert "the SVM on musicnn reaches 70.0 % and the CNN trained from scratch 40.0 %; chance is 25.0 %" in text
+    text = prose.teaching({**values, "teach_small_cnn": NAN}, label="SVM on mfcc", chance=25.0)["less_data"]
+    assert "This run trains no CNN from scratch" in text and "nan" not in text

@@ -46,6 +46,7 @@ class StandIn:
 
     def __init__(self, task_ids=("D1", "D2"), table_specs=None, single_run=False):
         self.task_ids = list(task_ids)
+        self.is_demo = all(t.startswith("D") and len(t) == 2 for t in self.task_ids)
         self.paper_rows = {}
         self.single_run = single_run
         self._specs = table_specs or {}
@@ -226,6 +227,14 @@ def test_table_section_has_the_profile_table_and_the_published_one_folded():
     details = soup.find("details")
     assert details is not None and details.find("table") is not None
     assert "not comparable with the demo data" in _text(details.find("summary"))
+
+
+def test_the_published_table_of_a_users_folder_is_not_captioned_as_demo_data():
+    profile = StandIn(task_ids=("my_sounds",), table_specs={"I": {"train_fraction": 0.8, "embeddings": ["emb"]}})
+    frame = results_frame(SMALL)
+    frame["task"] = "my_sounds"
+    summary = _text(_soup(tables.table_section_html(profile, "I", frame)).find("details").find("summary"))
+    assert "not comparable with your data" in summary and "demo" not in summary
 
 
 # ------------------------------------------------------------------------------------------------

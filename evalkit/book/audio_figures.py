@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .figure_style import (LEGEND_FONTSIZE, PANEL_HEIGHT, _new_axes, _sns, _style, palette)
+from .figure_style import (LEGEND_FONTSIZE, class_name, PANEL_HEIGHT, _new_axes, _sns, _style, palette)
 
 # ------------------------------------------------------------------------------------------------
 # Scatter plots and spectrograms
@@ -34,8 +34,8 @@ def projection_scatter(X: np.ndarray, labels, *, method: str = "pca", ax=None, t
         names = ["t-SNE dimension 1", "t-SNE dimension 2"]
     else:
         raise ValueError(f"method must be 'pca' or 'tsne', not {method!r}")
-    classes = [str(c) for c in (classes if classes is not None else dict.fromkeys(labels))]
-    data = pd.DataFrame({"x": points[:, 0], "y": points[:, 1], "class": [str(v) for v in labels]})
+    classes = [class_name(c) for c in (classes if classes is not None else dict.fromkeys(labels))]
+    data = pd.DataFrame({"x": points[:, 0], "y": points[:, 1], "class": [class_name(v) for v in labels]})
     with _style("ticks"):
         fig, ax = _new_axes((4.8, PANEL_HEIGHT), ax)
         sns.scatterplot(data=data, x="x", y="y", hue="class", hue_order=classes, palette=palette(len(classes)),

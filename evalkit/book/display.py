@@ -229,7 +229,10 @@ def provenance(profile, results: pd.DataFrame | None = None) -> dict:
         try:
             task = profile.task(task_id)
             files = task.files()
-            tasks.append(f"{task.id}: {task.name} ({len(files)} files, {len(task.classes)} classes)")
+            pattern = getattr(task, "group_pattern", None)
+            grouping = f", recordings by the group pattern {pattern!r}" if pattern and task.kind != "demo" else ""
+            tasks.append(f"{task.id}: {task.name} ({len(files)} files from {len({f.group for f in files})} "
+                         f"recordings{grouping}, {len(task.classes)} classes)")
         except Exception as error:  # noqa: BLE001 - provenance must not fail the page
             tasks.append(f"{task_id}: unavailable ({error})")
     embeddings = []

@@ -200,3 +200,18 @@ def notebook_display_defaults(dpi: int = 100) -> None:
                                 "axes.prop_cycle": cycler(color=palette(len(_PALETTE_ORDER)))})
     pd.set_option("display.precision", 1)
     pd.set_option("display.max_colwidth", 120)
+
+
+def class_name(label) -> str:
+    """A class folder's name as a reader would say it: ``"_ninst01"`` (T1 and its stand-in D1: the number of
+    instruments) becomes ``"1 player"``, ``"_ninst03"`` ``"3 players"``; other names lose leading and trailing
+    underscores and read with spaces (``"electric_engine"`` → ``"electric engine"``)."""
+    import re
+
+    text = str(label)
+    players = re.fullmatch(r"_?ninst0*(\d+)", text)
+    if players:
+        n = int(players.group(1))
+        return f"{n} player{'s' if n != 1 else ''}"
+    return text.strip("_").replace("_", " ") or text
+

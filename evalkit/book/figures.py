@@ -23,7 +23,10 @@ import numpy as np
 import pandas as pd
 
 from .audio_figures import projection_scatter, spectrogram  # the notebooks' one figures module
-from .figure_style import (ACCURACY_LABEL, BASELINE_COLOR, CHANCE_COLOR, CONFUSION_LABEL, LEGEND_FONTSIZE, PAGE_WIDTH, PANEL_HEIGHT, _RC, _bottom_of_columns, _colors, _figure_legend, _grid, _is_baseline, _legend, _new_axes, _panel_height, _plt, _population_sd, _sns, _style, palette, notebook_display_defaults)
+from .figure_style import (ACCURACY_LABEL, BASELINE_COLOR, CHANCE_COLOR, CONFUSION_LABEL, LEGEND_FONTSIZE,
+                           PAGE_WIDTH, PANEL_HEIGHT, _RC, _bottom_of_columns, _colors, _figure_legend, _grid,
+                           _is_baseline, _legend, _new_axes, _panel_height, _plt, _population_sd, _sns, _style,
+                           class_name, notebook_display_defaults, palette)
 
 # Accuracy bars
 
@@ -122,7 +125,7 @@ def accuracy_bars(results: pd.DataFrame, by: str = "embedding", *, series_column
 
 
 __all__ = ["ACCURACY_LABEL", "BASELINE_COLOR", "CHANCE_COLOR", "CONFUSION_LABEL", "LEGEND_FONTSIZE", "PAGE_WIDTH",
-           "PANEL_HEIGHT", "accuracy_bars", "confusion_grid", "confusion_heatmap", "learning_curves",
+           "PANEL_HEIGHT", "accuracy_bars", "class_name", "confusion_grid", "confusion_heatmap", "learning_curves",
            "notebook_display_defaults", "palette", "projection_scatter", "reproduction_scatter", "spectrogram",
            "training_curves"]
 
@@ -134,8 +137,8 @@ def _heatmap(frame: pd.DataFrame, ax, *, cmap: str, digits: int, cbar: bool, tit
     sns = _sns()
     n = max(frame.shape)
     values = frame.astype(float)
-    values.index = [str(c) for c in frame.index]
-    values.columns = [str(c) for c in frame.columns]
+    values.index = [class_name(c) for c in frame.index]  # "1 player", not the folder name "_ninst01"
+    values.columns = [class_name(c) for c in frame.columns]
     sns.heatmap(values, ax=ax, cmap=cmap, vmin=0, vmax=100, annot=True, fmt=f".{digits}f",
                 annot_kws={"fontsize": 8 if n <= 4 else 7.5 if n <= 6 else 6.5}, cbar=cbar, square=True,
                 linewidths=0.5, linecolor="white", cbar_kws={"label": CONFUSION_LABEL} if cbar else None)

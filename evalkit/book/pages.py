@@ -17,7 +17,7 @@ from .claims import check_claims
 from .display import build_banner, chance_levels, glue, task_title
 from .plan import (baseline_run, collect, collect_curve, collect_table, compute, detailed_runs, main_fractions, plan,
                    teaching_runs)
-from .profile import TABLE_IDS
+from .profile import STANDARD_FRACTIONS, TABLE_IDS
 from .reference import compares_directly, load_paper_tables, paper_column, reproduction_frame
 from .reference import PAPER_TASKS, paper_confusion_frame
 from .summary import (CLASSIFIER_NAMES, averages, best_configuration, curve_table, fusion_comparison,
@@ -61,8 +61,47 @@ def setup(profile=None, *, page: str, task="D2", embedding="musicnn", classifier
     notebook_display_defaults()
     P = resolve_profile(profile, task=task, embedding=embedding, classifier=classifier, repetitions=repetitions,
                         baseline=baseline, group_pattern=group_pattern)
+    if P.single_run:  # a notebook on its own: leave out the shares the task's recordings cannot fill
+        _keep_usable_shares(P)
     compute(P, plan(P, NOTEBOOK_SECTIONS[page]), progress=progress)
     return P
+
+
+def unusable_shares(P, fractions) -> list[float]:
+    """The training shares of ``fractions`` that leave some class of some task of the profile with fewer than two
+    training recordings in one of the profile's repetitions (:func:`~evalkit.learn.splits.split_files` refuses them).
+    """
+    from ..learn.splits import split_files
+
+    unusable = []
+    for task_id in P.tasks:
+        files = P.task(task_id).files()
+        labels, groups = [f.label for f in files], [f.group for f in files]
+        for fraction in fractions:
+            for repetition in range(P.repetitions):
+                try:
+                    split_files(labels, groups, seed=P.seed + repetition, test_size=P.test_size,
+                                train_fraction=fraction, classes=P.task(task_id).classes)
+                except ParameterError:
+                    unusable.append(fraction)
+                    break
+    return sorted(set(unusable))
+
+
+def _keep_usable_shares(P) -> None:
+    """A single run on a small folder: the learning curve and the lesson keep only the shares its recordings can
+    fill (a notebook cannot ask its reader for other shares); the learning-curve page says which were left out.
+    Table II's share stays: a task too small for it is refused with the reason."""
+    curve = P.learning_curve
+    if curve and curve.get("train_fractions"):
+        dropped = unusable_shares(P, curve["train_fractions"])
+        if dropped and len(dropped) < len(curve["train_fractions"]):
+            curve["train_fractions"] = [f for f in curve["train_fractions"] if f not in dropped]
+    if P.teaching is not None:
+        shares = P.teaching_config()["train_fractions"]
+        dropped = unusable_shares(P, shares)
+        if dropped and len(dropped) < len(shares):
+            P.teaching["train_fractions"] = [f for f in shares if f not in dropped]
 
 
 def _nan() -> float:
@@ -231,7 +270,11 @@ def learning_curve(P) -> Page:
     embeddings = [c for c in per.columns if c != "baseline"]
     best_small = per[embeddings].iloc[0].idxmax()
     shares = [f"{100 * f:g}" for f in spec["train_fractions"]]
-    values = {"lc_smallest": 100 * per.index[0], "lc_fractions": ", ".join(shares[:-1]) + f" and {shares[-1]} %",
+    left_out = [f for f in STANDARD_FRACTIONS if f < min(spec["train_fractions"])] if P.single_run else []
+    values = {"lc_smallest": 100 * per.index[0],
+              "lc_fractions": (", ".join(shares[:-1]) + " and " if len(shares) > 1 else "") + f"{shares[-1]} %",
+              "lc_left_out": " and ".join(f"{100 * f:g} %" for f in left_out),
+              "lc_reps": int(spec["repetitions"]), "lc_table_reps": int(P.repetitions),
               "lc_best_small": best_small, "lc_best_small_value": float(per[best_small].iloc[0])}
     if "baseline" in per:
         ahead = per[embeddings].max(axis=1) - per["baseline"]
@@ -279,7 +322,8 @@ def reproduction(P) -> Page:
         "repro_summary": summary})
     return Page(tables=tables, everything=_concat(tables.values()), claims=claims, numbers=numbers, direct=direct,
                 text=Page(**prose.reproduction(values)),
-                title="reproduced vs. published" if direct else "demo vs. paper (different data: orientation only)",
+                title="reproduced vs. published" if direct else (
+                    f"{'demo' if P.is_demo else 'your data'} vs. paper (different data: orientation only)"),
                 values=values)
 
 
@@ -305,4 +349,6 @@ def teaching_shares(P) -> Page:
     values = glue_all({"teach_small": 100 * smallest, "teach_small_ours": float(means.loc[smallest, ours]),
                        "teach_small_cnn": float(means.loc[smallest].get("baseline", _nan())),
                        "teach_mfcc_acc": float(collect(P, mfcc)["accuracy"].mean()) if mfcc else _nan()})
-    return Page(runs=frame, table=table, label=ours, values=values)
+    chance = 100 / len(P.task(cfg["task"]).classes)
+    return Page(runs=frame, table=table, label=ours, values=values,
+                text=Page(**prose.teaching(values, label=ours, chance=chance)))

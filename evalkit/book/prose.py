@@ -17,6 +17,11 @@ def _reps(n: int) -> str:
     return f"{n} repetition{'s' if n != 1 else ''}"
 
 
+#: What the short classifier names of the tables are, for a sentence.
+CLASSIFIER_WORDS = {"SVM": "a linear SVM", "D128": "a network with one dense hidden layer of 128 units (D128)",
+                    "D512": "a network with one dense hidden layer of 512 units (D512)"}
+
+
 def detailed(values: dict, repetitions: int) -> dict[str, str]:
     baseline = (f" The baseline CNN reaches {_pct(values['detailed_baseline_avg'])}."
                 if not math.isnan(values["detailed_baseline_avg"]) else "")
@@ -28,7 +33,13 @@ def detailed(values: dict, repetitions: int) -> dict[str, str]:
         ranking = (f"the best embedding on average is **{values['detailed_best']}** with "
                    f"{_pct(values['detailed_best_avg'])}, and the weakest is {values['detailed_worst']} with "
                    f"{_pct(values['detailed_worst_avg'])}.")
+    classifier = values["detailed_classifier"]
+    has_baseline = not math.isnan(values["detailed_baseline_avg"])
     return {
+        "setup": (f"Here the classifier is {CLASSIFIER_WORDS.get(classifier, f'**{classifier}**')}, and each bar is the "
+                  f"mean over {_reps(repetitions)}. "
+                  + ("The dark bar is the CNN baseline, trained from scratch on spectrograms." if has_baseline else
+                     "This build trains no CNN baseline, so there is no dark bar.")),
         "average": (f"With the {values['detailed_classifier']} and {values['detailed_fraction']:.0f} % training data, "
                     f"{ranking}{baseline} The table gives the average over tasks per "
                     f"repetition (mean ± standard deviation over {_reps(repetitions)}) and the dimension of each "
@@ -78,8 +89,15 @@ def curve(values: dict) -> dict[str, str]:
            f"{values['lc_gap_small']:.1f} points)" if not math.isnan(values["lc_baseline_small_value"]) else "")
     trained = ("Every embedding of the learning curve and the baseline CNN are" if not math.isnan(
         values["lc_baseline_small_value"]) else "Every embedding of the learning curve is")
+    left_out = (f" The shares of {values['lc_left_out']} are left out: they leave some class of this task with fewer "
+                "than two training recordings." if values.get("lc_left_out") else "")
+    reps = values.get("lc_reps")
+    counted = "" if reps is None else (
+        f" Each point is the mean over {_reps(reps)}"
+        + (f" (the results tables use {values['lc_table_reps']}, so the values at their shares can differ from "
+           "theirs)." if values.get("lc_table_reps") not in (None, reps) else "."))
     return {"shares": f"{trained} trained on {values['lc_fractions']} of the data, always tested on the same 20 % of "
-                      "recordings.",
+                      f"recordings.{left_out}{counted}",
             "average": (f"With only {values['lc_smallest']:g} % of the data, the best embedding is "
                         f"**{values['lc_best_small']}** with {_pct(values['lc_best_small_value'])}{gap}. Over the "
                         f"whole curve, {values['lc_summary']}.")}
@@ -93,3 +111,17 @@ def reproduction(values: dict) -> dict[str, str]:
             "numbers": (f"There are {values['repro_n']} of them, compared with {values['repro_kind']}. "
                         f"{values['repro_summary']} Each cell gives this profile's mean, its standard deviation over "
                         "repetitions below it, and the published number in italics.")}
+
+
+def teaching(values: dict, *, label: str, chance: float) -> dict[str, str]:
+    """The teaching chapter's answer to exercise 3 (less data), with or without the CNN of the lesson."""
+    small = f"With {values['teach_small']:g} % of the data, the {label} reaches {_pct(values['teach_small_ours'])}"
+    if math.isnan(values["teach_small_cnn"]):
+        return {"less_data": (f"{small}; chance is {chance:.1f} %. This run trains no CNN from scratch (`baseline` is "
+                              "off), so there is nothing to compare with: run the lesson again with baseline = True. "
+                              "The embedding brings features learned from a large collection of other audio, so the "
+                              "classifier only has to draw boundaries in that space.")}
+    return {"less_data": (f"{small} and the CNN trained from scratch {_pct(values['teach_small_cnn'])}; chance is "
+                          f"{chance:.1f} %. The embedding brings features learned from a large collection of other "
+                          "audio, so the classifier only has to draw boundaries in that space; the CNN has to learn its "
+                          "features from the few files it is given.")}

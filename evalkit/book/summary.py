@@ -8,6 +8,7 @@ import pandas as pd
 
 from ..learn.metrics import mean_confusion
 from ..learn.registry import classifier_name
+from .figure_style import class_name
 
 #: Columns that identify a configuration in a results frame.
 CONFIG_COLUMNS = ["task", "embedding", "classifier", "fusion", "train_fraction"]
@@ -139,10 +140,10 @@ def largest_confusions(frames: dict) -> pd.DataFrame:
         np.fill_diagonal(values, -1)
         i, j = np.unravel_index(np.nanargmax(values), values.shape)
         perfect = not values[i, j] > 0
-        rows.append({"task": title, "true class": "–" if perfect else frame.index[i],
-                     "predicted as": "– (no confusion)" if perfect else frame.columns[j],
+        rows.append({"task": title, "true class": "–" if perfect else class_name(frame.index[i]),
+                     "predicted as": "– (no confusion)" if perfect else class_name(frame.columns[j]),
                      "percent of the class": 0.0 if perfect else round(float(values[i, j]), 1),
-                     "lowest recall": f"{frame.index[int(np.nanargmin(np.diag(frame.to_numpy(dtype=float))))]} "
+                     "lowest recall": f"{class_name(frame.index[int(np.nanargmin(np.diag(frame.to_numpy(dtype=float))))])} "
                                       f"({np.nanmin(np.diag(frame.to_numpy(dtype=float))):.1f} %)"})
     return pd.DataFrame(rows).set_index("task")
 

@@ -256,7 +256,8 @@ def table_section_html(profile, table_id: str, results: pd.DataFrame) -> str:
         return f"<p><i>This profile does not define Table {table_id}{reason}.</i></p>"
     body = profile_table_html(profile, table_id, results)
     paper = paper_table_html(table_id)
-    where = "" if compares_directly(profile) else " — the paper's data T1–T6, not comparable with the demo data"
+    where = "" if compares_directly(profile) else \
+        f" — the paper's data T1–T6, not comparable with {'the demo data' if profile.is_demo else 'your data'}"
     return (body + f"<details style='margin:0.6em 0 1.2em 0'><summary>The published Table {table_id} "
             f"({html.escape(TABLE_TITLES.get(table_id, ''))}){where}</summary>{paper}</details>")
 

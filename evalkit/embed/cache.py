@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.audio import AudioError, file_hash, load_audio
-from ..config import EvalkitError, cache_dir
+from ..config import EvalkitError, cache_dir, check_number
 from .base import Extractor
 
 
@@ -102,7 +102,7 @@ def extract_embeddings(paths, extractor: Extractor, *, cache: EmbeddingCache | N
     cache : EmbeddingCache, None or False
         None: the default cache; False: no caching. Extractors with ``cacheable = False`` skip it.
     batch_size : int
-        Files per model call.
+        Files per model call, at least 1.
     progress : bool
         Show a tqdm progress bar.
 
@@ -113,9 +113,12 @@ def extract_embeddings(paths, extractor: Extractor, *, cache: EmbeddingCache | N
 
     Raises
     ------
+    ParameterError
+        ``batch_size`` is not a whole number ≥ 1 (checked before any file is read).
     AudioError
         A file cannot be used (the message names it). Entries finished before it stay cached.
     """
+    batch_size = check_number("extract_embeddings", "batch_size", batch_size, low=1, whole=True)
     paths = [Path(p) for p in paths]
     use_cache = cache is not False and extractor.cacheable
     store = (cache if isinstance(cache, EmbeddingCache) else EmbeddingCache()) if use_cache else None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import MissingDataError, ParameterError
+from ..config import MissingDataError, ParameterError, check_number
 from ..data.audio import pad_to_length
 from .base import Extractor, require
 
@@ -112,7 +112,7 @@ class KumarExtractor(Extractor):
     Parameters
     ----------
     hop : float
-        Seconds between patch starts (1.0: one embedding per second, as in the paper). Patch k starts at the log-mel
+        Seconds between patch starts, > 0 (1.0: one embedding per second, as in the paper). Patch k starts at the log-mel
         frame nearest to k * hop s, so the patches do not drift off the grid on long files.
     weights : str or None
         The released weight file; default ``data/models/kumar/mx-h64-1024_0d3-1.17.pkl``.
@@ -132,9 +132,8 @@ class KumarExtractor(Extractor):
 
         from ..config import data_dir
 
-        self.hop, self._model = float(hop), None
-        if not self.hop > 0:
-            raise ParameterError(f"kumar: hop must be positive, not {hop!r}")
+        # checked before torch is imported or the weights are looked for
+        self.hop, self._model = check_number("kumar", "hop", hop, low=0, low_open=True, unit="s"), None
         self.weights = Path(weights) if weights else data_dir() / "models" / "kumar" / KUMAR_WEIGHTS
         self._torch = require("torch", "Kumar et al.", "torch reads the released PyTorch weights; the CPU wheel is enough")
         if not self.weights.is_file():

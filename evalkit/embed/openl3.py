@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import ParameterError
+from ..config import check_choice, check_number
 from .base import Extractor, require
 
 
@@ -27,9 +27,9 @@ class OpenL3Extractor(Extractor):
         Input representation of the model.
     embedding_size : {512, 6144}
     hop : float
-        Seconds between frames (the paper: 0.1).
+        Seconds between frames, > 0 (the paper: 0.1).
     batch_size : int
-        Frames per model call.
+        Frames per model call, ≥ 1.
     """
 
     name = "openl3"
@@ -38,15 +38,13 @@ class OpenL3Extractor(Extractor):
 
     def __init__(self, content: str = "music", input_repr: str = "mel256", embedding_size: int = 512,
                  hop: float = 0.1, batch_size: int = 32):
-        if content not in ("music", "env"):
-            raise ParameterError(f"openl3: content must be 'music' or 'env', not {content!r}")
-        if input_repr not in ("mel128", "mel256", "linear"):
-            raise ParameterError(f"openl3: input_repr must be 'mel128', 'mel256' or 'linear', not {input_repr!r}")
-        if int(embedding_size) not in (512, 6144):
-            raise ParameterError(f"openl3: embedding_size must be 512 or 6144, not {embedding_size!r}")
-        self.content, self.input_repr, self.dim = content, input_repr, int(embedding_size)
+        # checked before openl3 (and TensorFlow) is imported: a bad spec is named in one line at once
+        self.content = check_choice("openl3", "content", content, ("music", "env"))
+        self.input_repr = check_choice("openl3", "input_repr", input_repr, ("mel128", "mel256", "linear"))
+        self.dim = int(check_choice("openl3", "embedding_size", embedding_size, (512, 6144)))
         self.training_domain = "music" if content == "music" else "environmental sound"
-        self.hop, self.batch_size = float(hop), int(batch_size)
+        self.hop = check_number("openl3", "hop", hop, low=0, low_open=True, unit="s")
+        self.batch_size = check_number("openl3", "batch_size", batch_size, low=1, whole=True)
         self._model = None
         self._openl3 = require("openl3", "OpenL3", "openl3 downloads its model weights while it is installed, "
                                                    "so this needs a network")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import MissingDataError, ParameterError
+from ..config import MissingDataError, ParameterError, check_choice
 from .base import Extractor, require
 
 VGGISH_HUB_URL = "https://tfhub.dev/google/vggish/1"
@@ -81,7 +81,11 @@ class VGGishExtractor(Extractor):
 
         from ..config import data_dir
 
-        self.postprocess, self.handle = bool(postprocess), str(handle)
+        # checked before tensorflow_hub is imported (1 or "yes" are refused: a spec writes true / false)
+        self.postprocess = check_choice("vggish", "postprocess", postprocess, (True, False))
+        if not isinstance(handle, str) or not handle:
+            raise ParameterError(f"vggish: handle must be a TensorFlow Hub handle or a folder (text), not {handle!r}")
+        self.handle = handle
         self._hub = require("tensorflow_hub", "VGGish", "tensorflow-hub loads the model from TensorFlow Hub, "
                                                         "which needs a network the first time")
         self._pca, self._model = None, None
