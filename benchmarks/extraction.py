@@ -1,16 +1,36 @@
 """Extraction throughput and classifier training time, measured side by side in one run.
 
-Prints, for each offline extractor: seconds of audio per wall-clock second when extracting cold
-(empty cache) one file per model call, cold in batches, and warm (from the cache); then the training
+First musicnn (``MTT_musicnn``, 1-s patches every second, as evalkit's ``musicnn`` embedding) over the same files,
+in ``--rounds`` rounds whose order rotates (interleaved and repeated, so that a drift of the machine hits every
+variant alike):
+
+- whole commands, each in fresh processes with an empty cache: musicnn's own extractor
+  (``musicnn.extractor.extractor``, one call per file, as its README shows), ``evalkit extract`` in one process, and
+  ``evalkit extract --workers 2`` (a local Dask cluster of two processes, one model each);
+- the steady state, models loaded: one evalkit process (its model process running), two warm Dask workers, and the
+  model alone on log-mel patches in memory (no audio reading, no spectrograms);
+- this CPU's 3×3-convolution peak (TensorFlow on every core, the best of a few layer shapes) and musicnn's FLOPs per
+  audio second (TensorFlow's profiler), so that every throughput also reads as a share of the peak.
+
+The start-up of a command is its time minus the time its audio takes in the steady state. Figures are medians over
+the rounds (min–max beside them). Then, for each offline extractor: seconds of audio per wall-clock second when
+extracting cold (empty cache) one file per model call, cold in batches, and warm (from the cache); then the training
 time of each classifier on one task's embeddings. Usage::
 
-    python benchmarks/extraction.py [--task D2] [--files 40]
+    python benchmarks/extraction.py [--task D2] [--files 40] [--musicnn-files 24] [--rounds 3] [--batch-size 6]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -21,6 +41,17 @@ from evalkit.learn.fusion import frame_table
 EXTRACTORS = ["mfcc", "musicnn-mtt", "musicnn(layer=max_pool)", "spectrogram"]
 CLASSIFIERS = [("mfcc", "svm"), ("musicnn-mtt", "svm"), ("musicnn-mtt", "d128"), ("musicnn-mtt", "d512"),
                ("cnn-input-t3", "cnn(epochs=5)")]
+#: The musicnn model and patch length of the throughput comparison (evalkit's default ``musicnn`` embedding).
+MUSICNN_MODEL, PATCH_SECONDS = "MTT_musicnn", 1.0
+#: 3×3 convolutions (batch, height = width, channels in = out) whose best speed is taken as the CPU's peak.
+PEAK_SHAPES = [(8, 32, 256), (64, 16, 128), (4, 56, 256)]
+#: musicnn's own extractor, one call per file (its README's usage), with evalkit's patch length; files in argv.
+OWN_EXTRACTOR = f"""
+import sys
+from musicnn.extractor import extractor
+for path in sys.argv[1:]:
+    extractor(path, model="{MUSICNN_MODEL}", input_length={PATCH_SECONDS}, extract_features=True)
+"""
 
 
 def timed(function):
@@ -29,13 +60,175 @@ def timed(function):
     return result, time.perf_counter() - started
 
 
+# ------------------------------------------------------------------------------------------------
+# musicnn: whole commands, steady state, the model alone and the CPU's peak
+
+
+def probe() -> dict:
+    """In a process of its own (``--probe``): the CPU's 3×3-conv peak, musicnn's FLOPs per audio second, and the
+    model alone on patches in memory, in the session evalkit's model process builds."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    started = time.perf_counter()
+    import tensorflow as tf
+    tf_import = time.perf_counter() - started
+    tf.compat.v1.disable_eager_execution()
+    import librosa
+    from musicnn import configuration, models
+
+    from evalkit.embed.musicnn import _musicnn_session
+
+    threads = os.cpu_count() or 1
+    config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=1)
+    peak = 0.0
+    for batch, size, channels in PEAK_SHAPES:
+        graph = tf.Graph()
+        with graph.as_default():
+            x = tf.compat.v1.get_variable("x", initializer=tf.random.normal([batch, size, size, channels]))
+            w = tf.compat.v1.get_variable("w", initializer=tf.random.normal([3, 3, channels, channels]))
+            y = tf.nn.conv2d(x, w, strides=1, padding="SAME")
+            session = tf.compat.v1.Session(graph=graph, config=config)
+            session.run(tf.compat.v1.global_variables_initializer())
+        for _ in range(3):  # warm-up: oneDNN picks its kernels
+            session.run(y.op)
+        best = min(timed(lambda: session.run(y.op))[1] for _ in range(8))
+        peak = max(peak, 2 * batch * size * size * channels * channels * 9 / best / 1e9)
+        session.close()
+
+    frames = librosa.time_to_frames(PATCH_SECONDS, sr=16000, n_fft=512, hop_length=256) + 1  # as evalkit's patches
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [1, frames, configuration.N_MELS])
+        with tf.name_scope("model"):
+            models.define_model(x, tf.compat.v1.placeholder(tf.bool), MUSICNN_MODEL, len(configuration.MTT_LABELS))
+        options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+        options["output"] = "none"
+        flops = tf.compat.v1.profiler.profile(graph, options=options).total_float_ops
+
+    run, load = timed(lambda: _musicnn_session(MUSICNN_MODEL))
+    patches = np.random.default_rng(0).random((96, frames, configuration.N_MELS), dtype=np.float32)
+    layers = ["penultimate", "max_pool", "mean_pool", "taggram"]  # what one evalkit pass computes (all cached)
+    run(patches, layers, 32)
+    model_alone = len(patches) * PATCH_SECONDS / min(timed(lambda: run(patches, layers, 32))[1] for _ in range(3))
+    return {"peak_gflops": peak, "gflop_per_audio_second": flops / 1e9 / PATCH_SECONDS, "model_alone": model_alone,
+            "tf_import": tf_import, "model_load": load, "threads": threads}
+
+
+def run_probe() -> dict:
+    done = subprocess.run([sys.executable, __file__, "--probe"], capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"extraction benchmark: the probe failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def folder_task(files, root: Path) -> Path:
+    """A folder task (one sub-folder per class) of links to ``files``, so that a command extracts just these."""
+    for f in files:
+        (root / f.label).mkdir(parents=True, exist_ok=True)
+        (root / f.label / f.path.name).symlink_to(f.path.resolve())
+    return root
+
+
+def command_seconds(command: list[str]) -> float:
+    """Wall time of one command; its output is dropped, a failure stops the benchmark with the command's stderr."""
+    done, seconds = timed(lambda: subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                                 text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}))
+    if done.returncode != 0:
+        sys.exit(f"extraction benchmark: {' '.join(command[:6])} ... failed:\n{done.stderr[-2000:]}")
+    return seconds
+
+
+def musicnn_throughput(task, n_files: int, rounds: int, batch_size: int) -> None:
+    from evalkit.cluster import start_cluster
+    from evalkit.embed.distributed import extract_on_cluster
+
+    files = task.files()[:: max(1, len(task.files()) // n_files)][:n_files]
+    paths = [f.path for f in files]
+    audio = sum(sf.info(str(p)).duration for p in paths)
+    spec = f"musicnn(model={MUSICNN_MODEL}, layer=penultimate, window={PATCH_SECONDS:g}, hop={PATCH_SECONDS:g})"
+    print(f"musicnn ({MUSICNN_MODEL}, {PATCH_SECONDS:g}-s patches) on {len(paths)} files of {task.id}, {audio:.0f} s "
+          f"of audio; {rounds} rounds, interleaved; evalkit: {batch_size} files per model call and per Dask task "
+          f"({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start)\n")
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        folder = folder_task(files, scratch / "task")
+        evalkit = [sys.executable, "-m", "evalkit", "extract", "--task", str(folder), "--embedding", spec,
+                   "--batch-size", str(batch_size)]
+        commands = {"musicnn's own extractor, file by file": [sys.executable, "-c", OWN_EXTRACTOR, *map(str, paths)],
+                    "evalkit extract, one process": evalkit,
+                    "evalkit extract --workers 2": evalkit + ["--workers", "2"]}
+        seconds = {name: [] for name in [*commands, "one process", "2 Dask workers"]}
+        probes = []
+        # The steady state: one extractor whose model process runs, and a cluster whose two workers hold a model.
+        extractor = get_extractor(spec)
+        _, model_start = timed(lambda: extractor.extract(np.zeros(extractor.window_samples, np.float32)))
+        with contextlib.ExitStack() as stack:
+            cluster, cluster_start = timed(lambda: stack.enter_context(start_cluster(workers=2)))
+            _, warm_start = timed(lambda: extract_on_cluster(paths[:4], extractor, cluster, progress=False,
+                                                             cache=EmbeddingCache(scratch / "warm"), batch_size=1))
+            for r in range(rounds):
+                names = list(commands)
+                for name in names[r % len(names):] + names[:r % len(names)]:
+                    cache = scratch / f"command-{names.index(name)}-round-{r}"  # empty: each command extracts all
+                    command = commands[name] + (["--cache", str(cache)] if name.startswith("evalkit") else [])
+                    seconds[name].append(command_seconds(command))
+                seconds["one process"].append(timed(lambda: extract_embeddings(
+                    paths, extractor, cache=EmbeddingCache(scratch / f"one-{r}"), batch_size=batch_size,
+                    progress=False))[1])
+                seconds["2 Dask workers"].append(timed(lambda: extract_on_cluster(
+                    paths, extractor, cluster, cache=EmbeddingCache(scratch / f"two-{r}"), batch_size=batch_size,
+                    progress=False))[1])
+                probes.append(run_probe())
+        extractor.close()
+
+    peak = statistics.median(p["peak_gflops"] for p in probes)
+    gflop = statistics.median(p["gflop_per_audio_second"] for p in probes)
+    speed = {name: [audio / s for s in values] for name, values in seconds.items()}
+    speed["the model alone (patches in memory)"] = [p["model_alone"] for p in probes]
+    steady = {"evalkit extract, one process": "one process", "evalkit extract --workers 2": "2 Dask workers"}
+    peaks = ", ".join(f"{p['peak_gflops']:.0f}" for p in probes)
+    print(f"this CPU: 3x3-conv peak {peak:.0f} GFLOP/s (TensorFlow, {probes[0]['threads']} threads; rounds: {peaks}); "
+          f"musicnn: {gflop:.3f} GFLOP per audio second\n")
+    print(f"{'':44s} {'audio-s/s':>10s} {'(min-max)':>14s} {'% of peak':>10s} {'start-up (s)':>13s}")
+    for title, names in (("whole commands (fresh processes, empty cache)", list(commands)),
+                         ("steady state (models loaded)", ["one process", "2 Dask workers",
+                                                           "the model alone (patches in memory)"])):
+        print(title)
+        for name in names:
+            values = speed[name]
+            median = statistics.median(values)
+            startup = ""
+            if name in steady:
+                startup = f"{statistics.median(seconds[name]) - audio / statistics.median(speed[steady[name]]):13.1f}"
+            print(f"  {name:42s} {median:10.1f} {f'{min(values):.1f}-{max(values):.1f}':>14s} "
+                  f"{100 * median * gflop / peak:9.1f}% {startup}")
+    print(f"start-up parts: TensorFlow import {statistics.median(p['tf_import'] for p in probes):.1f} s and musicnn "
+          f"model load {statistics.median(p['model_load'] for p in probes):.1f} s (in a model process); evalkit's "
+          f"model process, started and first call: {model_start:.1f} s; a local 2-worker Dask cluster: {cluster_start:.1f} "
+          f"s to start, then {warm_start:.1f} s until both workers hold a model (4 files, one per task); load "
+          f"average {os.getloadavg()[0]:.1f} at the end\n")
+
+
+# ------------------------------------------------------------------------------------------------
+
+
 def main() -> None:
+    if sys.argv[1:] == ["--probe"]:
+        print(json.dumps(probe()))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="D2", help="task whose files are used (default D2)")
     parser.add_argument("--files", type=int, default=40, help="number of files (default 40)")
+    parser.add_argument("--musicnn-files", type=int, default=24,
+                        help="files of the musicnn throughput comparison (default 24)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the musicnn comparison (default 3)")
+    parser.add_argument("--batch-size", type=int, default=6,
+                        help="evalkit's files per model call and per Dask task in the musicnn comparison (default 6: "
+                             "24 files make 4 tasks, 2 per worker)")
     args = parser.parse_args()
 
     task = get_task(args.task).prepare()
+    musicnn_throughput(task, args.musicnn_files, args.rounds, args.batch_size)
+
     files = task.files()[:: max(1, len(task.files()) // args.files)][: args.files]
     paths = [f.path for f in files]
     seconds = sum(sf.info(str(p)).duration for p in paths)

@@ -12,6 +12,7 @@ import sys
 import warnings
 
 from .book import NOTEBOOKS
+from .cluster import add_cluster_arguments, check_cluster_options, cluster_from_args
 from .config import EvalkitError, EvalkitWarning, check_number
 
 
@@ -66,15 +67,16 @@ def cmd_classifiers(args) -> None:
 
 
 def cmd_extract(args) -> None:
-    from .embed.cache import EmbeddingCache, extract_embeddings
+    from .embed.cache import EmbeddingCache
+    from .embed.distributed import extract_on_cluster
     from .embed.registry import get_extractor
 
     check_number("", "--batch-size", args.batch_size, low=1, whole=True)
     task = _task(args)
-    with get_extractor(args.embedding) as extractor:
+    with cluster_from_args(args) as cluster, get_extractor(args.embedding) as extractor:
         files = task.prepare().files()
         task.check(progress=True)  # every bad file named before any is embedded
-        out = extract_embeddings([f.path for f in files], extractor,
+        out = extract_on_cluster([f.path for f in files], extractor, cluster,
                                  cache=EmbeddingCache(args.cache) if args.cache else None, batch_size=args.batch_size)
     frames = sum(len(e) for e, _ in out)
     print(f"{task.id}: {len(files)} files, {frames} frames of {extractor.dim} values ({extractor.spec})")
@@ -85,7 +87,8 @@ def cmd_run(args) -> None:
 
     from .book.summary import summarize
     from .embed.registry import get_extractor
-    from .learn.experiments import check_experiment, check_options, run_experiment
+    from .learn.distributed import run_experiment_on
+    from .learn.experiments import check_experiment, check_options
     from .learn.store import ResultStore
 
     options = {"fusion": args.fusion, "pooling": args.pooling or "mean", "repetitions": args.repetitions,
@@ -98,8 +101,10 @@ def cmd_run(args) -> None:
     try:
         for fraction in args.train_fraction:  # every share checked before the first is computed
             check_experiment(task, extractor, args.classifier, **options, train_fraction=fraction)
-        tables = [run_experiment(task, extractor, args.classifier, **options, train_fraction=fraction, store=store)
-                  for fraction in args.train_fraction]
+        with cluster_from_args(args) as cluster:
+            tables = [run_experiment_on(cluster, task, extractor, args.classifier, **options, train_fraction=fraction,
+                                        store=store)
+                      for fraction in args.train_fraction]
     finally:
         if extractor is not None:
             extractor.close()
@@ -155,7 +160,9 @@ def cmd_data_check(args) -> None:
 def cmd_book(args) -> None:
     from .book.build import build_book
 
-    build_book(args.profile, force=args.force, output=args.output, html=not args.no_html, only=args.only)
+    with cluster_from_args(args) as cluster:
+        build_book(args.profile, force=args.force, output=args.output, html=not args.no_html, only=args.only,
+                   cluster=cluster)
 
 
 def _add_data(sub) -> None:
@@ -189,6 +196,7 @@ def _add_book(sub) -> None:
     book.add_argument("--no-html", action="store_true", help="run the notebooks but do not build the HTML")
     book.add_argument("--output", default=None,
                       help="build a copy of the book in this folder instead of the checkout (<output>/_build/html)")
+    add_cluster_arguments(book)
     book.set_defaults(func=cmd_book)
 
 
@@ -206,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--embedding", required=True, help="embedding name or spec, see `evalkit embeddings`")
     extract.add_argument("--batch-size", type=int, default=16, help="files per model call (default 16)")
     extract.add_argument("--cache", default=None, help="cache folder (default data/cache/embeddings)")
+    add_cluster_arguments(extract)
     extract.set_defaults(func=cmd_extract)
 
     run = sub.add_parser("run", help="train and test a classifier on a task's embeddings; print mean ± std accuracy")
@@ -223,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--repetitions", type=int, default=5, help="runs with seeds seed, seed+1, ... (default 5)")
     run.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     run.add_argument("--results", default=None, help="results folder (default data/results); finished runs are reused")
+    add_cluster_arguments(run)
     run.set_defaults(func=cmd_run)
 
     hear = sub.add_parser("hear-check", help="check a HEAR 2021 API module as the HEAR validator does")
@@ -271,6 +281,9 @@ def main(argv=None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = _warning_printer(args.command, warnings.showwarning)
         try:
+            if hasattr(args, "workers"):  # before any data are generated or read
+                check_cluster_options(workers=args.workers, scheduler=args.scheduler,
+                                      threads_per_worker=args.threads_per_worker, gpu_workers=args.gpu_workers)
             args.func(args)
         except EvalkitError as error:
             _print_error(args.command, error)

@@ -184,9 +184,10 @@ def _preflight(profile) -> None:
                         + "\n  (see `evalkit data check` and requirements-paper.txt)")
 
 
-def run_notebooks(profile="demo", *, force: bool = False, root: Path | None = None, only=None) -> list[dict]:
-    """Compute the profile's plan, then execute the book's notebooks on it into ``<root>/book/_generated``; return
-    one record per notebook."""
+def run_notebooks(profile="demo", *, force: bool = False, root: Path | None = None, only=None,
+                  cluster=None) -> list[dict]:
+    """Compute the profile's plan (on ``cluster``, an :class:`evalkit.cluster.Cluster`, when given), then execute
+    the book's notebooks on it into ``<root>/book/_generated``; return one record per notebook."""
     profile = load_profile(profile)
     root = Path(root or default_root())
     generated = root / GENERATED
@@ -205,7 +206,7 @@ def run_notebooks(profile="demo", *, force: bool = False, root: Path | None = No
             profile.task(task).prepare(progress=sys.stderr.isatty())
         _say("work of this profile (finished work is reused):\n" + describe_estimate(estimate(profile, runs)))
         started = time.perf_counter()
-        computed = compute(profile, runs, progress=True)
+        computed = compute(profile, runs, progress=True, cluster=cluster)
         if computed:
             _say(f"computed {computed} of {len(runs)} configurations in {time.perf_counter() - started:.0f} s")
         data = _data_fingerprint(profile)
@@ -281,7 +282,8 @@ def build_html(root: Path | None = None, *, everything: bool = False, profile=No
     return html
 
 
-def build_book(profile="demo", *, force: bool = False, output=None, html: bool = True, only=None) -> Path:
+def build_book(profile="demo", *, force: bool = False, output=None, html: bool = True, only=None,
+               cluster=None) -> Path:
     """Run the notebooks (skipping unchanged ones) and build the HTML; return the HTML folder.
 
     Parameters
@@ -294,10 +296,14 @@ def build_book(profile="demo", *, force: bool = False, output=None, html: bool =
         Build a copy of the book sources in this folder (``<output>/_build/html``) instead of the repository.
     html : bool
         Build the HTML after running the notebooks.
+    only : list of str, optional
+        Run only these notebooks.
+    cluster : evalkit.cluster.Cluster, optional
+        Compute the plan on this Dask cluster (``--workers`` / ``--scheduler``); None: in this process.
     """
     root = _prepare_root(output)
     started = time.perf_counter()
-    records = run_notebooks(profile, force=force, root=root, only=only)
+    records = run_notebooks(profile, force=force, root=root, only=only, cluster=cluster)
     ran = any(r["status"] == "ran" for r in records)
     target = build_html(root, everything=ran, profile=profile) if html else root / "_build" / "html"
     _say(f"evalkit book: finished in {time.perf_counter() - started:.0f} s")

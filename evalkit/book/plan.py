@@ -16,6 +16,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..config import ParameterError, parse_spec
+from ..learn.distributed import Configuration, compute_on_cluster
 from ..learn.experiments import experiment_key
 from ..learn.registry import classifier_name
 from ..learn.store import ResultStore
@@ -216,12 +217,21 @@ def results_state(profile, runs, store: ResultStore | None = None) -> dict:
     return state
 
 
-def compute(profile, runs, *, progress: bool = True) -> int:
+def compute(profile, runs, *, progress: bool = True, cluster=None) -> int:
     """Compute every run whose repetitions are not all stored (one progress bar over configurations); return how
-    many were computed. Interrupted, it keeps every finished repetition and resumes with the rest."""
+    many were computed. Interrupted, it keeps every finished repetition and resumes with the rest.
+
+    ``cluster``: an :class:`evalkit.cluster.Cluster` to compute on (extraction sharded by file, the runs by
+    configuration × repetition; the same results as without it); None computes in this process."""
     for task in dict.fromkeys(run.task for run in runs):
         profile.task(task).prepare(progress=progress)
     todo = missing(profile, runs)
+    if cluster is not None and todo:
+        compute_on_cluster(cluster, [Configuration(profile.task(run.task), profile.extractor(run.embedding),
+                                                   run.classifier, run.fusion, run.pooling, run.train_fraction,
+                                                   profile.test_size, profile.seed, run.repetitions) for run in todo],
+                           progress=progress)
+        return len(todo)
     bar = tqdm(todo, desc=f"computing {profile.name}", unit="configuration", disable=not progress or not todo,
                file=sys.stderr)
     for run in bar:
