@@ -8,6 +8,7 @@ cached; results and embeddings are kept in data/_test between runs).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -150,6 +151,9 @@ def test_no_notebook_cell_produced_an_error(book):
         page = (html / "book" / "_generated" / f"{name}.html").read_text()
         assert "output_error" not in page and "Traceback" not in page, f"{name}.html shows an error"
         assert "IPython.core.display" not in page, f"{name}.html shows an object's repr instead of its content"
+        # downloadable from the book: no path of the build machine
+        assert notebook["metadata"]["papermill"]["input_path"] == f"notebooks/{name}.ipynb"
+        assert str(root) not in json.dumps(notebook["metadata"]), f"{name}: a build path in the notebook's metadata"
 
 
 @pytest.mark.slow
@@ -270,3 +274,62 @@ def test_notebooks_get_shipped_profiles_by_name_so_downloads_carry_no_machine_pa
     own = tmp_path / "mine.yaml"
     own.write_text((REPO_ROOT / "profiles" / "test.yaml").read_text())  # named "test" inside, but not the shipped file
     assert notebook_profile_parameter(load_profile(own)) == str(own.resolve())
+
+
+def _teaching_markdown() -> str:
+    notebook = json.loads((REPO_ROOT / "notebooks" / "teaching.ipynb").read_text())
+    return "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+
+
+def test_the_lesson_states_learning_goals_and_a_timing_plan_of_45_minutes():
+    """The teaching chapter is a 45-minute class: numbered learning goals, and a timing plan whose parts follow each
+    other without a gap and add up to 45 minutes."""
+    text = _teaching_markdown()
+    assert "45-minute" in text and "**Learning goals.**" in text
+    goals = text.split("**Learning goals.**")[1].split("**Timing plan")[0]
+    assert len(re.findall(r"^\d+\. ", goals, flags=re.M)) >= 3
+    parts = [(int(a), int(b)) for a, b in re.findall(r"^\| (\d+)–(\d+) \|", text, flags=re.M)]
+    assert parts and parts[0][0] == 0 and parts[-1][1] == 45, parts
+    assert all(b == a for (_, b), (a, _) in zip(parts, parts[1:])), f"gaps or overlaps in the timing plan: {parts}"
+    assert sum(b - a for a, b in parts) == 45
+    assert "(45 min)" in text
+
+
+def test_make_teach_runs_the_lesson_with_parameters_the_notebook_accepts():
+    """`make teach`'s quick variant: its papermill parameters are parameters of the teaching notebook, and they pass the
+    lesson's checks (shares, CNN epoch limit) without touching any data."""
+    import shlex
+
+    from evalkit.book.pages import _lesson_budget
+    from evalkit.book.profiles import resolve_profile
+
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    variables = dict(re.match(r"^(\w+) \?= (.*)$", line).groups() for line in makefile.splitlines()
+                     if re.match(r"^TEACH_\w+ \?= ", line))
+    words = shlex.split(variables["TEACH_PARAMS"].replace("$(TEACH_CNN_EPOCHS)", variables["TEACH_CNN_EPOCHS"]))
+    params = {}
+    i = 0
+    while i < len(words):
+        if words[i] == "-p":
+            params[words[i + 1]] = yaml.safe_load(words[i + 2])
+            i += 3
+        else:
+            assert words[i] == "-y", words[i]
+            params.update(yaml.safe_load(words[i + 1]))
+            i += 2
+    notebook = json.loads((REPO_ROOT / "notebooks" / "teaching.ipynb").read_text())
+    defaults = {}
+    exec("".join(notebook["cells"][0]["source"]), {}, defaults)  # noqa: S102 - the notebook's parameters cell
+    assert set(params) <= set(defaults), set(params) - set(defaults)
+    assert params["repetitions"] == 1 and len(params["train_fractions"]) == 2 and params["cnn_epochs"] >= 1
+    P = resolve_profile(None, task=defaults["task"], repetitions=params["repetitions"])
+    _lesson_budget(P, train_fractions=params["train_fractions"], cnn_epochs=params["cnn_epochs"])
+    assert P.teaching_config()["train_fractions"] == sorted(params["train_fractions"])
+    assert f"epochs={params['cnn_epochs']}" in P.baseline_config(defaults["task"])["classifier"]
+
+
+def test_the_lessons_task_names_its_classes_in_words():
+    """D3 (the lesson's task) and T3 name their class folders SP, CH, SS and IN: figures and tables say the words."""
+    from evalkit.book.figures import class_name
+
+    assert [class_name(c) for c in ("SP", "CH", "SS", "IN")] == ["speech", "choir", "solo singing", "instrumental"]

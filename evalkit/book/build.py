@@ -118,6 +118,17 @@ def notebook_profile_parameter(profile) -> str:
     return str(profile.path.resolve()) if profile.path else profile.name
 
 
+def _relative_papermill_paths(executed: Path, name: str) -> None:
+    """Replace the absolute paths papermill records in an executed notebook (it is downloadable from the book) by
+    the notebook's place in the repository and its own name."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    record = nb.metadata.get("papermill", {})
+    record.update(input_path=f"notebooks/{name}", output_path=name)
+    nbformat.write(nb, executed)
+
+
 def _run_notebook(notebook: Path, output: Path, parameters: dict) -> None:
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -130,6 +141,7 @@ def _run_notebook(notebook: Path, output: Path, parameters: dict) -> None:
         papermill.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name="python3",
                                    progress_bar=False, cwd=str(output.parent), start_timeout=120,
                                    extra_arguments=["--IPKernelApp.log_level=ERROR", _QUIET_ASYNCIO])
+        _relative_papermill_paths(output, notebook.name)
     except PapermillExecutionError as error:
         source = next((line.strip() for line in (error.source or "").splitlines()
                        if line.strip() and not line.strip().startswith("#")), "")

@@ -76,7 +76,7 @@ class MFCCExtractor(Extractor):
 #: (speech_music), ``linear`` the ensemble-size model on the T1 data; ``patch_hop`` in STFT frames (see
 #: :class:`SpectrogramPatches` for why the T3 hop is denser than the released 140).
 SPECTROGRAM_SETTINGS = {
-    "mel": {"sample_rate": 22050, "n_fft": 1024, "stft_hop": 342, "bins": 80, "patch": 140, "patch_hop": 14},
+    "mel": {"sample_rate": 22050, "n_fft": 1024, "stft_hop": 342, "bins": 80, "patch": 140, "patch_hop": 7},
     "linear": {"sample_rate": 12000, "n_fft": 512, "stft_hop": 512, "bins": 257, "patch": 34, "patch_hop": 17},
 }
 
@@ -95,10 +95,10 @@ class SpectrogramPatches(Extractor):
 
     Parameters left out take the settings of ``kind`` (:data:`SPECTROGRAM_SETTINGS`): ``mel``, the T3 baseline
     (22.05 kHz, 1024 / 342, 80 mel bands, 140-frame patches of 2.17 s); ``linear``, the T1 baseline (12 kHz,
-    512 / 512, 257 bins, 34-frame patches of 1.45 s, every 17 frames as released). The T3 patches hop 14 frames
-    (0.22 s) instead of the released 140: one extractor serves training and test, and training needs the denser hop
-    (the authors' measurement on the demo data trains with 35; 14 gave the unseen instrument-family folder 63 %
-    instead of 49 %); a test file's prediction averages more, overlapping patches.
+    512 / 512, 257 bins, 34-frame patches of 1.45 s, every 17 frames as released). The T3 patches hop 7 frames
+    (0.11 s) instead of the released 140: one extractor serves training and test, and the CNN trains on one random
+    patch of each file per epoch (:class:`~evalkit.learn.cnn.BaselineCNN`), so a dense hop gives it many crops of
+    each recording; a test file's prediction averages more, overlapping patches.
     """
 
     name = "spectrogram"
