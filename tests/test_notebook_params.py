@@ -2,10 +2,11 @@
 outside jupyter-book): each is run with a non-default value of each parameter, and its output must show it.
 
 The parameters cell of every notebook offers ``profile``, ``task``, ``embedding``, ``classifier``, ``repetitions``,
-``baseline`` and ``group_pattern``. One run per notebook sets all of them but ``profile`` to non-default values on a
-folder of the user's data (a task the tests write: three classes of tones, 20 recordings of two files each); a second
-run per notebook sets ``profile`` to the shipped reduced profile ``test``, which overrides the others. Standalone runs
-must show values as text, never ``{glue:...}`` markup, and a user's folder must read as "your data", never as demo data.
+``baseline`` and ``group_pattern``; the teaching notebook also ``train_fractions`` and ``cnn_epochs`` (a test of their
+own). One run per notebook sets all of them but ``profile`` to non-default values on a folder of the user's data (a
+task the tests write: three classes of tones, 20 recordings of two files each); a second run per notebook sets
+``profile`` to the shipped reduced profile ``test``, which overrides the others. Standalone runs must show values as
+text, never ``{glue:...}`` markup, and a user's folder must read as "your data", never as demo data.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ papermill = pytest.importorskip("papermill", reason="papermill (requirements.txt
 #: The values the notebooks' parameters cell holds (checked against the notebooks below).
 DEFAULTS = {"profile": None, "task": "D2", "embedding": "musicnn", "classifier": "svm", "repetitions": 3,
             "baseline": True, "group_pattern": None}
+#: The teaching notebook's own: the lesson's task, and the budget of its quick variant (``make teach``).
+TEACHING_DEFAULTS = {**DEFAULTS, "task": "D3", "train_fractions": None, "cnn_epochs": None}
 #: A non-default value of each parameter but ``profile`` (its own test): cheap ones, so a run takes seconds.
 CHANGED = {"embedding": "mfcc(n_mfcc=13)", "classifier": "d128", "repetitions": 2, "baseline": False,
            "group_pattern": "^(.*)__"}
@@ -87,7 +90,7 @@ def test_every_notebook_offers_the_same_parameters_with_the_defaults_tested_here
         cell = next(c for c in notebook["cells"] if "parameters" in c["metadata"].get("tags", []))
         values = {}
         exec("".join(cell["source"]), {}, values)  # noqa: S102 - the notebook's own parameters cell
-        assert values == DEFAULTS, name
+        assert values == (TEACHING_DEFAULTS if name == "teaching" else DEFAULTS), name
         assert not any(str(v).startswith("/") for v in values.values()), f"{name}: an absolute path as a parameter"
 
 
@@ -148,6 +151,37 @@ def test_the_teaching_notebook_uses_its_classifier_repetitions_and_no_cnn(runs_o
     assert "This run trains no CNN from scratch (`baseline` is off)" in text  # exercise 3 without a CNN
     assert not re.search(r"(?<![\w+/])nan(?![\w+/])", text), "a missing number shown as nan"
     assert "D128 on mfcc(n_mfcc=13)" in text  # the table of section 5
+
+
+@pytest.mark.slow
+def test_the_teaching_notebook_uses_its_training_shares_and_cnn_epoch_limit(user_folder, tmp_path):
+    """The quick variant's parameters: the lesson's CNN is trained with the epoch limit asked for (and the page says it
+    ended there), and part 5 shows exactly the shares asked for."""
+    notebook = run_notebook("teaching", tmp_path, {"task": str(user_folder), "group_pattern": "^(.*)__",
+                                                   "embedding": "mfcc(n_mfcc=13)", "repetitions": 1,
+                                                   "train_fractions": [0.2, 0.8], "cnn_epochs": 2})
+    assert not errors(notebook), errors(notebook)[0]["evalue"]
+    text = shown_text(notebook)
+    assert "The CNN (`cnn(epochs=2)`) reaches " in text and "after 2 epochs" in text
+    assert "It ended at its limit of 2 epochs, not by early stopping" in text
+    table = next(o["data"]["text/html"] for c in notebook["cells"] if "tables.frame_html(S.table)" in "".join(c["source"])
+                 for o in c["outputs"] if "text/html" in o.get("data", {}))
+    rows = re.findall(r"<t[hd][^>]*>(\d+) %</t[hd]>", "".join(table))
+    assert rows == ["20", "80"], rows
+    assert "With 20 % of the data, the SVM on mfcc(n_mfcc=13) reaches" in text  # exercise 3: the smallest share
+    assert not re.search(r"\{glue(:\w+)?\}", text)
+
+
+def test_the_teaching_budget_parameters_are_checked_before_any_work(tmp_path, monkeypatch):
+    import evalkit as ek
+
+    monkeypatch.setenv("EVALKIT_DATA", str(tmp_path))  # nothing there: an error must come before any data is needed
+    for params, message in [({"train_fractions": [0.9]}, "teaching: train_fractions must be a number in (0, 0.8], not 0.9"),
+                            ({"train_fractions": "[0.1,"}, "teaching: train_fractions must be a list of training shares"),
+                            ({"train_fractions": []}, "teaching: train_fractions must list at least one training share"),
+                            ({"cnn_epochs": 0}, "teaching: cnn_epochs must be a whole number ≥ 1, not 0")]:
+        with pytest.raises(ek.ParameterError, match=re.escape(message)):
+            ek.notebook(None, page="teaching", **params)
 
 
 @pytest.mark.slow

@@ -202,10 +202,15 @@ def notebook_display_defaults(dpi: int = 100) -> None:
     pd.set_option("display.max_colwidth", 120)
 
 
+#: The class folders of T3 and its stand-in D3, as the authors' speech/music model names the classes.
+SPEECH_MUSIC_CLASSES = {"SP": "speech", "CH": "choir", "SS": "solo singing", "IN": "instrumental"}
+
+
 def class_name(label) -> str:
     """A class folder's name as a reader would say it: ``"_ninst01"`` (T1 and its stand-in D1: the number of
-    instruments) becomes ``"1 player"``, ``"_ninst03"`` ``"3 players"``; other names lose leading and trailing
-    underscores and read with spaces (``"electric_engine"`` → ``"electric engine"``)."""
+    instruments) becomes ``"1 player"``, ``"_ninst03"`` ``"3 players"``; T3's and D3's ``"SP"``, ``"CH"``, ``"SS"``,
+    ``"IN"`` become ``"speech"``, ``"choir"``, ``"solo singing"``, ``"instrumental"``; other names lose leading and
+    trailing underscores and read with spaces (``"electric_engine"`` → ``"electric engine"``)."""
     import re
 
     text = str(label)
@@ -213,5 +218,7 @@ def class_name(label) -> str:
     if players:
         n = int(players.group(1))
         return f"{n} player{'s' if n != 1 else ''}"
+    if text in SPEECH_MUSIC_CLASSES:
+        return SPEECH_MUSIC_CLASSES[text]
     return text.strip("_").replace("_", " ") or text
 

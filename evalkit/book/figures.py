@@ -319,10 +319,15 @@ def training_curves(histories: dict, *, title: str | None = None, ncols: int = 3
             right.set_ylabel("frame accuracy (%)" if last else "", color=accuracy_color)
             right.set_ylim(0, 102)
             right.grid(False)
-        handles = [Line2D([], [], color=loss_color, label="training loss"),
-                   Line2D([], [], color=loss_color, linestyle="--", label="validation loss"),
-                   Line2D([], [], color=accuracy_color, label="training accuracy"),
-                   Line2D([], [], color=accuracy_color, linestyle="--", label="validation accuracy")]
+        # the legend names only the curves drawn (a network trained on mixed-up patches stores no training accuracy)
+        drawn = {(split, quantity) for _, runs in panels
+                 for split, quantity in _history_frame(runs)[["split", "quantity"]].itertuples(index=False)}
+        handles = [Line2D([], [], color=color, linestyle="--" if split == "validation" else "-",
+                          label=f"{split} {quantity}")
+                   for split, quantity, color in (("training", "loss", loss_color), ("validation", "loss", loss_color),
+                                                  ("training", "accuracy", accuracy_color),
+                                                  ("validation", "accuracy", accuracy_color))
+                   if (split, quantity) in drawn]
         if title:
             fig.suptitle(title)
         _figure_legend(fig, axes, handles, [h.get_label() for h in handles], len(panels))

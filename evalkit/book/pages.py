@@ -6,12 +6,13 @@ values its prose pastes (``{glue:text}`name```) and returns a :class:`Page` whos
 """
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
-from ..config import ParameterError
+from ..config import ParameterError, check_number, format_spec, parse_spec
 from . import NOTEBOOK_SECTIONS, prose
 from .claims import check_claims
 from .display import build_banner, chance_levels, glue, task_title
@@ -37,7 +38,7 @@ def glue_all(values: dict) -> dict:
 
 
 def setup(profile=None, *, page: str, task="D2", embedding="musicnn", classifier="svm", repetitions=3, baseline=True,
-          group_pattern=None, progress: bool = True):
+          group_pattern=None, train_fractions=None, cnn_epochs=None, progress: bool = True):
     """Set up a notebook: display defaults, the profile its parameters ask for, and the results of the sections
     ``page`` reads (computed now when missing, e.g. when the notebook runs on its own with papermill).
 
@@ -48,6 +49,10 @@ def setup(profile=None, *, page: str, task="D2", embedding="musicnn", classifier
         ``classifier`` (see :func:`evalkit.book.profiles.single_run_profile`).
     page : str
         The notebook's name, one of :data:`evalkit.book.NOTEBOOKS`.
+    train_fractions : list of float or None
+        A single run's lesson (the teaching notebook): its training shares, each in (0, 0.8]; None: the default.
+    cnn_epochs : int or None
+        A single run's lesson: the epoch limit of its CNN trained from scratch; None: the CNN's own.
 
     Returns
     -------
@@ -62,9 +67,40 @@ def setup(profile=None, *, page: str, task="D2", embedding="musicnn", classifier
     P = resolve_profile(profile, task=task, embedding=embedding, classifier=classifier, repetitions=repetitions,
                         baseline=baseline, group_pattern=group_pattern)
     if P.single_run:  # a notebook on its own: leave out the shares the task's recordings cannot fill
+        _lesson_budget(P, train_fractions=train_fractions, cnn_epochs=cnn_epochs)
         _keep_usable_shares(P)
     compute(P, plan(P, NOTEBOOK_SECTIONS[page]), progress=progress)
     return P
+
+
+def _lesson_budget(P, *, train_fractions=None, cnn_epochs=None) -> None:
+    """A single run's lesson with other training shares or a shorter CNN training (the quick variant of ``make
+    teach``), checked before any work: the CNN spec gets ``epochs=cnn_epochs`` (a new configuration, stored apart
+    from the full training)."""
+    if train_fractions is not None:
+        if isinstance(train_fractions, str):  # papermill -p train_fractions "[0.1, 0.8]" passes the text
+            import yaml
+
+            try:
+                train_fractions = yaml.safe_load(train_fractions)
+            except yaml.YAMLError:
+                raise ParameterError(f"teaching: train_fractions must be a list of training shares such as "
+                                     f"[0.1, 0.8], not {train_fractions!r}") from None
+        shares = [train_fractions] if isinstance(train_fractions, (int, float, str)) else list(train_fractions)
+        if not shares:
+            raise ParameterError("teaching: train_fractions must list at least one training share, not []")
+        P.teaching["train_fractions"] = sorted({float(check_number("teaching", "train_fractions", f, low=0, high=0.8,
+                                                                   low_open=True)) for f in shares})
+    if cnn_epochs is not None and P.baseline:
+        from ..learn.registry import get_classifier
+
+        check_number("teaching", "cnn_epochs", cnn_epochs, low=1, whole=True)
+        task = str(P.teaching_config()["task"])
+        key = next(k for k in (task, Path(task).name, "default") if k in P.baseline)  # as Profile.baseline_config
+        name, params = parse_spec(P.baseline[key]["classifier"])
+        spec = format_spec(name, {**params, "epochs": int(cnn_epochs)})
+        get_classifier(spec)  # the CNN's own parameter checks
+        P.baseline[key] = {**P.baseline[key], "classifier": spec}
 
 
 def unusable_shares(P, fractions) -> list[float]:

@@ -279,6 +279,10 @@ def claims_html(claims: pd.DataFrame) -> str:
     return _styled(cells, header, css=css, left=[0, 1, 3], styles=[{"selector": "td.col0", "props": "max-width:28em"}])
 
 
+#: Cells of :func:`frame_html` up to this many characters are not broken across lines.
+SHORT_CELL = 32
+
+
 def frame_html(frame: pd.DataFrame, *, index: bool = True, caption: str = "") -> str:
     """A DataFrame as a compact HTML table in the book's table style (one header row)."""
     frame = frame.reset_index() if index and (frame.index.name or any(frame.index.names)) else frame
@@ -286,7 +290,10 @@ def frame_html(frame: pd.DataFrame, *, index: bool = True, caption: str = "") ->
     # row by row as iterrows gives them: floats (and the numbers of a frame of only numbers) with one decimal
     cells = [[_fmt(value) if isinstance(value, float) else html.escape(str(value)) for value in row]
              for _, row in frame.iterrows()]
-    return _styled(cells, header, caption=caption, left=range(len(header)))
+    # short values (numbers, shapes such as "(batch, 43, 128, 32)", names) stay on one line, so that a narrow screen
+    # scrolls the table instead of breaking them; longer texts wrap
+    short = [i for i in range(len(header)) if max((len(row[i]) for row in cells), default=0) <= SHORT_CELL]
+    return _styled(cells, header, caption=caption, left=range(len(header)), nowrap=short)
 
 
 def reproduction_html(numbers: pd.DataFrame) -> str:
