@@ -71,3 +71,12 @@ def test_teaching_answer_on_less_data_with_and_without_the_cnn():
     assert "the SVM on musicnn reaches 70.0 % and the CNN trained from scratch 40.0 %; chance is 25.0 %" in text
     text = prose.teaching({**values, "teach_small_cnn": NAN}, label="SVM on mfcc", chance=25.0)["less_data"]
     assert "This run trains no CNN from scratch" in text and "nan" not in text
+
+
+def test_teaching_answer_says_when_the_cnn_is_level_or_ahead():
+    values = {"teach_small": 10.0, "teach_small_ours": 70.0, "teach_small_cnn": 40.0}
+    assert "features learned from a large collection" in prose.teaching(values, label="SVM", chance=25.0)["less_data"]
+    level = prose.teaching({**values, "teach_small_cnn": 70.5}, label="SVM", chance=25.0)["less_data"]
+    behind = prose.teaching({**values, "teach_small_cnn": 80.0}, label="SVM", chance=25.0)["less_data"]
+    assert "level with the CNN" in level and "behind the CNN" in behind
+    assert "large collection" not in level + behind
