@@ -164,15 +164,24 @@ def tail(text: str, lines: int = 25) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+@pytest.fixture(scope="module")
+def my_data_dir(tmp_path_factory):
+    """The reader's folder in the examples: tones in 3 classes of 30 one-file recordings, enough for the 10 % share
+    the documents use (at least two training recordings per class)."""
+    from conftest import write_tone_task
+
+    return write_tone_task(tmp_path_factory.mktemp("my_data") / "task", groups=30, files_per_group=1)
+
+
 @pytest.mark.parametrize("example", [pytest.param(e, id=e.id, marks=[pytest.mark.slow] if e.slow else [])
                                      for e in EXAMPLES])
-def test_example_runs_as_written(example, tmp_path, tone_task_dir):
+def test_example_runs_as_written(example, tmp_path, my_data_dir):
     skipped = [reason for name, _, reason in example.options if name == "skip"]
     if skipped:
         pytest.skip(f"{example.id} is marked skip: {skipped[0]}")
     data = Path(os.environ["EVALKIT_DATA"]) if example.slow else fresh_data(tmp_path / "data")
     (tmp_path / "work").mkdir()
-    cwd, code = working_folder(example, tmp_path / "work", tone_task_dir)
+    cwd, code = working_folder(example, tmp_path / "work", my_data_dir)
     env, timeout = environment(data), 3600 if example.slow else 900
     checked_for_error = example.has("needs-network") or example.has("needs-paper-data")
     if example.language == "python":

@@ -111,7 +111,7 @@ def unusable_shares(P, fractions) -> list[float]:
 
     unusable = []
     for task_id in P.tasks:
-        files = P.task(task_id).files()
+        files = P.task(task_id).prepare().files()  # a demo task is generated here: the page computes on it anyway
         labels, groups = [f.label for f in files], [f.group for f in files]
         for fraction in fractions:
             for repetition in range(P.repetitions):
