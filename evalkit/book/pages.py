@@ -111,13 +111,14 @@ def unusable_shares(P, fractions) -> list[float]:
 
     unusable = []
     for task_id in P.tasks:
-        files = P.task(task_id).prepare().files()  # a demo task is generated here: the page computes on it anyway
+        task = P.task(task_id).prepare()  # a demo task is generated here: the page computes on it anyway
+        files = task.files()
         labels, groups = [f.label for f in files], [f.group for f in files]
         for fraction in fractions:
             for repetition in range(P.repetitions):
                 try:
                     split_files(labels, groups, seed=P.seed + repetition, test_size=P.test_size,
-                                train_fraction=fraction, classes=P.task(task_id).classes)
+                                train_fraction=fraction, classes=task.classes)
                 except ParameterError:
                     unusable.append(fraction)
                     break
