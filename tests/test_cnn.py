@@ -6,7 +6,7 @@ import pytest
 from evalkit import get_classifier, get_extractor, load_audio
 from evalkit.config import ParameterError
 from evalkit.learn.classifiers import _validation_split
-from evalkit.learn.cnn import BaselineCNN, file_balanced_accuracy
+from evalkit.learn.cnn import BaselineCNN, file_balanced_accuracy, native_bfloat16
 from evalkit.learn.experiments import run_experiment
 
 #: The layer sequence of the authors' released baselines (ReLU inside the convolutions and the dense layer).
@@ -74,6 +74,30 @@ def tone_patches(tone_task_dir):
         groups += [f"{path.parent.name}/{path.stem.split('__')[0]}"] * len(emb)
         files += [i] * len(emb)
     return np.concatenate(X), np.array(y), np.array(groups), np.array(files), extractor.frame_shape
+
+
+@pytest.mark.parametrize("arch,embedding", [("paper", "cnn-input-t3"), ("han", "cnn-input-han")])
+def test_bfloat16_computes_in_bfloat16_with_the_same_weights_and_a_float32_output(arch, embedding):
+    extractor = get_extractor(embedding)
+    cnn = BaselineCNN(arch=arch, input_shape=extractor.frame_shape)
+    single = cnn._build(extractor.dim, 4)
+    cnn.precision_ = "bfloat16"
+    mixed = cnn._build(extractor.dim, 4)
+    assert _trainable(mixed) == _trainable(single) and mixed.count_params() == single.count_params()
+    assert {layer.compute_dtype for layer in mixed.layers[:-1]} == {"bfloat16"}
+    assert {w.dtype.name for w in mixed.weights} == {"float32"}  # weights are kept and updated in float32
+    assert mixed.layers[-1].compute_dtype == "float32" and mixed.output.dtype.name == "float32"
+
+
+def test_precision_is_checked_and_recorded(tone_patches):
+    X, y, _, files, shape = tone_patches
+    with pytest.raises(ParameterError, match="precision"):
+        BaselineCNN(input_shape=shape, precision="float16")
+    cnn = BaselineCNN(input_shape=shape, epochs=1, validation_fraction=0, precision="bfloat16", random_state=0)
+    assert cnn.fit(X, y, files=files).history_["precision"] == "bfloat16"
+    assert np.allclose(cnn.predict_proba(X).sum(axis=1), 1, atol=1e-5)
+    auto = BaselineCNN(input_shape=shape, epochs=1, validation_fraction=0, random_state=0).fit(X, y, files=files)
+    assert auto.history_["precision"] == ("bfloat16" if native_bfloat16() else "float32")
 
 
 def test_cnn_normalises_per_bin_keeps_its_best_epoch_and_is_deterministic(tone_patches):

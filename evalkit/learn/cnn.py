@@ -14,16 +14,35 @@ TensorFlow is imported only when a network is built or trained.
 """
 from __future__ import annotations
 
+import functools
+from types import SimpleNamespace
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ..config import ParameterError, UnknownNameError, check_number, check_seed
+from ..config import ParameterError, UnknownNameError, check_choice, check_number, check_seed
 from .classifiers import _validation_split
 from .fusion import late_fusion
 
 #: The input each architecture is trained on when no embedding is given (presets of
 #: :mod:`evalkit.embed.registry`): the authors' T3 baseline input for ``paper``, Han et al.'s mel patches for ``han``.
 DEFAULT_INPUTS = {"paper": "cnn-input-t3", "han": "cnn-input-han"}
+#: Values of :class:`BaselineCNN`'s ``precision``.
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def native_bfloat16() -> bool:
+    """Whether this machine computes bfloat16 natively on its CPU (the ``avx512_bf16`` or ``amx_bf16`` flag of
+    Linux's ``/proc/cpuinfo``) and TensorFlow sees no GPU; False where that cannot be told."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            flags = next((line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), [])
+    except OSError:
+        return False
+    if not {"avx512_bf16", "amx_bf16"} & set(flags):
+        return False
+    import tensorflow as tf
+    return not tf.config.list_physical_devices("GPU")
 
 
 def file_balanced_accuracy(proba: np.ndarray, y: np.ndarray, files: np.ndarray) -> tuple[float, float]:
@@ -90,6 +109,11 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
     validation_fraction : float
         Share of each class's training recordings held out to choose the epoch (see
         :func:`~evalkit.learn.classifiers._validation_split`); 0, or too few recordings, trains for ``epochs``.
+    precision : {"auto", "float32", "bfloat16"}
+        Arithmetic of the layers (weights and the softmax stay float32). ``"auto"``: bfloat16 on a CPU with native
+        bfloat16 instructions (AVX512-BF16 or AMX; about 1.4× faster per step on 2 cores, same accuracy on the demo
+        tasks), float32 elsewhere (emulated bfloat16 would be slower) and on GPUs. :attr:`history_` records
+        the precision used.
     random_state : int or None
 
     Attributes
@@ -103,12 +127,12 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
     def __init__(self, arch: str = "paper", input_shape=None, epochs: int = 80, min_epochs: int = 25,
                  patience: int = 15, batch_size: int = 32, min_batches: int = 8, mixup: float = 0.4,
                  shift_bins: int = 0, tilt: float = 0.0, learning_rate: float = 1e-3, clipnorm: float = 1.0,
-                 validation_fraction: float = 0.2, random_state=None):
+                 validation_fraction: float = 0.2, precision: str = "auto", random_state=None):
         self.arch, self.input_shape, self.epochs, self.min_epochs = arch, input_shape, epochs, min_epochs
         self.patience, self.batch_size, self.min_batches = patience, batch_size, min_batches
         self.mixup, self.shift_bins, self.tilt = mixup, shift_bins, tilt
         self.learning_rate, self.clipnorm = learning_rate, clipnorm
-        self.validation_fraction, self.random_state = validation_fraction, random_state
+        self.validation_fraction, self.precision, self.random_state = validation_fraction, precision, random_state
         self._check_params()
 
     def _check_params(self) -> None:
@@ -123,6 +147,7 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
         check_number("cnn", "learning_rate", self.learning_rate, low=0, high=1, low_open=True)
         check_number("cnn", "clipnorm", self.clipnorm, low=0, low_open=True)
         check_number("cnn", "validation_fraction", self.validation_fraction, low=0, high=1, high_open=True)
+        check_choice("cnn", "precision", self.precision, PRECISIONS)
         check_seed("cnn", "random_state", self.random_state)
         if self.input_shape is not None and (isinstance(self.input_shape, (str, bytes)) or
                                              not hasattr(self.input_shape, "__len__") or len(self.input_shape) != 2):
@@ -168,9 +193,23 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
         # A bin that is (nearly) constant in training (e.g. above the band of every training file) would blow any
         # test energy there up to huge values: its scale is floored at 1 % of the mean scale.
         self.std_ = np.maximum(std, 0.01 * float(std.mean()) + 1e-12).astype(np.float32)
+        self.precision_ = self.precision if self.precision != "auto" else (
+            "bfloat16" if native_bfloat16() else "float32")
         self.model_ = self._build(X.shape[1], len(self.classes_))
         self.model_.compile(optimizer=tf.keras.optimizers.Adam(self.learning_rate, clipnorm=self.clipnorm),
                             loss="categorical_crossentropy")
+        # Keras' train_on_batch builds a tf.data iterator for every batch (a sixth of a fit's time on 2 cores): one
+        # traced step takes the arrays directly and does what its train_step does (loss, clipping, Adam update).
+        model = self.model_
+
+        @tf.function(reduce_retracing=True)
+        def step(x, target, weight):
+            with tf.GradientTape() as tape:
+                loss = model.compute_loss(x, target, model(x, training=True), weight)
+            model.optimizer.minimize(loss, model.trainable_variables, tape=tape)
+            return loss
+
+        self._infer = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
         rng = np.random.default_rng(seed)
         monitor = _EpochMonitor(self, X, y_index, files, val)
         sampler = _PatchSampler(files[train], train, y_index, len(self.classes_),
@@ -180,7 +219,7 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
             batch_losses = []
             for index, weight in sampler.epoch(rng, int(self.batch_size)):
                 x, target = self._augment(X[index], y_index[index], rng)
-                batch_losses.append(float(self.model_.train_on_batch(x, target, sample_weight=weight)))
+                batch_losses.append(float(step(x, target, weight)))
             losses.append(float(np.mean(batch_losses)))
             monitor.on_epoch_end(epoch)
             if monitor.stop:
@@ -189,7 +228,7 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
         if monitor.best_weights is not None:
             self.model_.set_weights(monitor.best_weights)
         self.best_epoch_ = monitor.best_epoch if val is not None else len(losses)
-        self.history_.update(best_epoch=int(self.best_epoch_), stopped_epoch=len(losses))
+        self.history_.update(best_epoch=int(self.best_epoch_), stopped_epoch=len(losses), precision=self.precision_)
         return self
 
     def _augment(self, X, y_index, rng):
@@ -216,7 +255,16 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
         Xs = self._scale(X)
         if not len(Xs):
             return np.zeros((0, len(self.classes_)))
-        return np.concatenate([self.model_(Xs[i:i + 256], training=False).numpy() for i in range(0, len(Xs), 256)])
+        return np.concatenate([self._predict_batch(Xs[i:i + 256]) for i in range(0, len(Xs), 256)])
+
+    def _predict_batch(self, Xs) -> np.ndarray:
+        """Class probabilities of at most 256 scaled patches (a traced call: eager Keras runs layer by layer)."""
+        infer = getattr(self, "_infer", None)
+        if infer is None:  # a model loaded or unpickled without its traced function
+            import tensorflow as tf
+            model = self.model_
+            infer = self._infer = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        return infer(Xs).numpy()
 
     def predict(self, X):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
@@ -227,8 +275,12 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
         if self.input_shape is None or int(np.prod(self.input_shape)) != input_dim:
             raise ParameterError(f"BaselineCNN: input_shape {self.input_shape} does not match {input_dim} values per frame; "
                                  "use it with a 'spectrogram' embedding (e.g. cnn-input-t3)")
-        L = tf.keras.layers
-        layers = [L.Input((input_dim,)), L.Reshape((*self.input_shape, 1))]
+        # Every layer but the output computes in the chosen precision (a per-layer policy: no global Keras state).
+        policy = "mixed_bfloat16" if getattr(self, "precision_", "float32") == "bfloat16" else "float32"
+        L = SimpleNamespace(**{name: functools.partial(getattr(tf.keras.layers, name), dtype=policy) for name in (
+            "Reshape", "GaussianNoise", "Conv2D", "MaxPooling2D", "Dropout", "GlobalMaxPooling2D", "Dense",
+            "ZeroPadding2D", "BatchNormalization", "ReLU")})
+        layers = [tf.keras.layers.Input((input_dim,)), L.Reshape((*self.input_shape, 1))]
         if self.arch == "paper":
             layers.append(L.GaussianNoise(0.1))
             for filters in (16, 32, 64):
@@ -245,7 +297,7 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
             layers += [L.GlobalMaxPooling2D(), L.Dropout(0.5), L.Dense(512, activation="relu"), L.Dropout(0.5)]
         else:
             raise UnknownNameError("CNN architecture", self.arch, list(DEFAULT_INPUTS))
-        layers.append(L.Dense(n_classes, activation="softmax"))
+        layers.append(tf.keras.layers.Dense(n_classes, activation="softmax", dtype="float32"))
         return tf.keras.Sequential(layers, name=f"baseline_cnn_{self.arch}")
 
 
@@ -308,8 +360,7 @@ class _EpochMonitor:
         if self.val is None:
             return
         model = self.cnn.model_
-        proba = np.concatenate([model(self.X_val[i:i + 256], training=False).numpy()
-                                for i in range(0, len(self.X_val), 256)])
+        proba = np.concatenate([self.cnn._predict_batch(self.X_val[i:i + 256]) for i in range(0, len(self.X_val), 256)])
         loss = float(-np.mean(np.log(proba[np.arange(len(proba)), self.y_val] + 1e-7)))
         balanced, largest = file_balanced_accuracy(proba, self.y_val, self.files_val)
         for key, value in zip(self.history, (loss, float(np.mean(proba.argmax(1) == self.y_val)), balanced, largest)):
