@@ -8,8 +8,9 @@ everything cached. Usage::
     python benchmarks/book_build.py --profile test     # the reduced profile: a few minutes
     python benchmarks/book_build.py --keep /tmp/bench  # keep the data and the book for a look
 
-It prints the total of each build and the time of every notebook (from the build's stamps), so a slow step
-shows up. The builds run in child processes (`python -m evalkit book`), with ``EVALKIT_DATA`` pointing at the
+It prints the total of each build, the training time of each classifier (from the results store), the time of
+every notebook (from the build's stamps) and the rest (audio generation, extraction, scoring, start-up), so a slow
+step shows up. The builds run in child processes (`python -m evalkit book`), with ``EVALKIT_DATA`` pointing at the
 benchmark's own data folder; the repository's ``data/`` is not touched.
 """
 from __future__ import annotations
@@ -50,6 +51,19 @@ def notebook_seconds(output: Path) -> dict[str, float]:
             if (stamps / f"{name}.json").exists()}
 
 
+def training_seconds(data: Path) -> dict[str, tuple[int, float]]:
+    """``{classifier: (fits, seconds)}`` of every repetition the build stored (``fit_seconds`` of the results store
+    under ``data/results``), most time first; a classifier's name is its spec up to the first parenthesis."""
+    totals: dict[str, list] = {}
+    for config in data.glob("results/**/config.json"):
+        name = str(json.loads(config.read_text())["classifier"]).split("(")[0]
+        for rep in config.parent.glob("rep-*.json"):
+            entry = totals.setdefault(name, [0, 0.0])
+            entry[0] += 1
+            entry[1] += float(json.loads(rep.read_text()).get("fit_seconds") or 0.0)
+    return {name: (n, seconds) for name, (n, seconds) in sorted(totals.items(), key=lambda kv: -kv[1][1])}
+
+
 def minutes(seconds: float) -> str:
     return f"{seconds / 60:5.1f} min ({seconds:6.0f} s)"
 
@@ -71,9 +85,16 @@ def main() -> None:
     try:
         cold = build(args.profile, data, output, log)
         per_notebook = notebook_seconds(output)
+        training = training_seconds(data)
         print(f"cold (nothing cached):    {minutes(cold)}", flush=True)
+        print("  training, per classifier (fits, time):")
+        for name, (fits, seconds) in training.items():
+            print(f"    {name:20s} {fits:4d} fits, {minutes(seconds)}")
+        print("  rendering, per notebook:")
         for name, seconds in per_notebook.items():
             print(f"    {name:20s} {minutes(seconds)}")
+        rest = cold - sum(seconds for _, seconds in training.values()) - sum(per_notebook.values())
+        print(f"  everything else (demo audio, extraction, scoring, start-up, HTML): {minutes(rest)}", flush=True)
         warm = build(args.profile, data, output, log)
         print(f"warm (everything cached): {minutes(warm)}")
         print(f"warm / cold: {warm / cold:.3f}")

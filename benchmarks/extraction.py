@@ -4,18 +4,22 @@ First musicnn (``MTT_musicnn``, 1-s patches every second, as evalkit's ``musicnn
 in ``--rounds`` rounds whose order rotates (interleaved and repeated, so that a drift of the machine hits every
 variant alike):
 
-- whole commands, each in fresh processes with an empty cache: musicnn's own extractor
-  (``musicnn.extractor.extractor``, one call per file, as its README shows), ``evalkit extract`` in one process, and
-  ``evalkit extract --workers 2`` (a local Dask cluster of two processes, one model each);
-- the steady state, models loaded: one evalkit process (its model process running), two warm Dask workers, and the
-  model alone on log-mel patches in memory (no audio reading, no spectrograms);
+- whole commands, each in fresh processes with an empty cache: musicnn's own extractor (one call per file, as its
+  README shows), ``evalkit extract`` in one process, ``evalkit extract --workers 2`` (a local Dask cluster of two
+  processes, one model each), and ``evalkit extract --keep-warm`` whose warm model worker runs already (started
+  before the rounds by one such command);
+- the steady state, models loaded: one evalkit process with its model process running, its files read and written
+  while the model runs (overlapped, the default) and one step after the other (plain); two warm Dask workers; and
+  the model alone on log-mel patches in memory (no audio reading, no spectrograms, no cache);
 - this CPU's 3×3-convolution peak (TensorFlow on every core, the best of a few layer shapes) and musicnn's FLOPs per
-  audio second (TensorFlow's profiler), so that every throughput also reads as a share of the peak.
+  audio second (TensorFlow's profiler), so that every throughput also reads as a share of the peak; and where the
+  model's time goes (TensorFlow's trace of one call, by kind of operation).
 
-The start-up of a command is its time minus the time its audio takes in the steady state. Figures are medians over
-the rounds (min–max beside them). Then, for each offline extractor: seconds of audio per wall-clock second when
-extracting cold (empty cache) one file per model call, cold in batches, and warm (from the cache); then the training
-time of each classifier on one task's embeddings. Usage::
+The start-up of a command is its time minus the time its audio takes in the steady state (cold: a command that
+loads its model; warm: one whose model runs in a warm worker). Figures are medians over the rounds (min–max beside
+them). Then, for each offline extractor: seconds of audio per wall-clock second when extracting cold (empty cache)
+one file per model call, cold in batches, and warm (from the cache); then the training time of each classifier on
+one task's embeddings. Usage::
 
     python benchmarks/extraction.py [--task D2] [--files 40] [--musicnn-files 24] [--rounds 3] [--batch-size 6]
 """
@@ -105,12 +109,27 @@ def probe() -> dict:
         flops = tf.compat.v1.profiler.profile(graph, options=options).total_float_ops
 
     run, load = timed(lambda: _musicnn_session(MUSICNN_MODEL))
+    session, x, is_training, tensors = run.args  # the session of evalkit's model process
     patches = np.random.default_rng(0).random((96, frames, configuration.N_MELS), dtype=np.float32)
-    layers = ["penultimate", "max_pool", "mean_pool", "taggram"]  # what one evalkit pass computes (all cached)
-    run(patches, layers, 32)
-    model_alone = len(patches) * PATCH_SECONDS / min(timed(lambda: run(patches, layers, 32))[1] for _ in range(3))
+    fetches = dict(tensors)  # what one evalkit pass computes (all layers are cached)
+
+    def run_model():
+        for i in range(0, len(patches), 32):  # evalkit's batches of 32 patches
+            session.run(fetches, feed_dict={x: patches[i:i + 32], is_training: False})
+
+    run_model()
+    model_seconds = min(timed(run_model)[1] for _ in range(3))
+    trace = tf.compat.v1.RunMetadata()
+    session.run(fetches, feed_dict={x: patches[:32], is_training: False}, run_metadata=trace,
+                options=tf.compat.v1.RunOptions(trace_level=tf.compat.v1.RunOptions.FULL_TRACE))
+    ops = {}
+    for device in trace.step_stats.dev_stats:
+        for node in device.node_stats:
+            kind = node.timeline_label.split(" = ")[-1].split("(")[0].strip() or node.node_name
+            ops[kind] = ops.get(kind, 0) + node.all_end_rel_micros
+    model_alone = len(patches) * PATCH_SECONDS / model_seconds
     return {"peak_gflops": peak, "gflop_per_audio_second": flops / 1e9 / PATCH_SECONDS, "model_alone": model_alone,
-            "tf_import": tf_import, "model_load": load, "threads": threads}
+            "tf_import": tf_import, "model_load": load, "threads": threads, "ops": ops}
 
 
 def run_probe() -> dict:
@@ -140,6 +159,7 @@ def command_seconds(command: list[str]) -> float:
 def musicnn_throughput(task, n_files: int, rounds: int, batch_size: int) -> None:
     from evalkit.cluster import start_cluster
     from evalkit.embed.distributed import extract_on_cluster
+    from evalkit.embed.warm import stop_warm_workers
 
     files = task.files()[:: max(1, len(task.files()) // n_files)][:n_files]
     paths = [f.path for f in files]
@@ -148,64 +168,85 @@ def musicnn_throughput(task, n_files: int, rounds: int, batch_size: int) -> None
     print(f"musicnn ({MUSICNN_MODEL}, {PATCH_SECONDS:g}-s patches) on {len(paths)} files of {task.id}, {audio:.0f} s "
           f"of audio; {rounds} rounds, interleaved; evalkit: {batch_size} files per model call and per Dask task "
           f"({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start)\n")
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, contextlib.ExitStack() as stack:
         scratch = Path(scratch)
+        # warm workers of this benchmark only, stopped at its end (others' keep running)
+        os.environ["XDG_RUNTIME_DIR"] = str(scratch)
+        stack.callback(stop_warm_workers)
         folder = folder_task(files, scratch / "task")
         evalkit = [sys.executable, "-m", "evalkit", "extract", "--task", str(folder), "--embedding", spec,
                    "--batch-size", str(batch_size)]
         commands = {"musicnn's own extractor, file by file": [sys.executable, "-c", OWN_EXTRACTOR, *map(str, paths)],
                     "evalkit extract, one process": evalkit,
-                    "evalkit extract --workers 2": evalkit + ["--workers", "2"]}
-        seconds = {name: [] for name in [*commands, "one process", "2 Dask workers"]}
+                    "evalkit extract --workers 2": evalkit + ["--workers", "2"],
+                    "evalkit extract --keep-warm (warm worker)": evalkit + ["--keep-warm", "600"]}
+        steady = ["one process, overlapped", "one process, plain", "2 Dask workers"]
+        seconds = {name: [] for name in [*commands, *steady]}
         probes = []
+        _, warm_first = timed(lambda: command_seconds(commands["evalkit extract --keep-warm (warm worker)"]
+                                                      + ["--cache", str(scratch / "warm-first")]))
         # The steady state: one extractor whose model process runs, and a cluster whose two workers hold a model.
-        extractor = get_extractor(spec)
+        extractor = stack.enter_context(get_extractor(spec))
         _, model_start = timed(lambda: extractor.extract(np.zeros(extractor.window_samples, np.float32)))
-        with contextlib.ExitStack() as stack:
-            cluster, cluster_start = timed(lambda: stack.enter_context(start_cluster(workers=2)))
-            _, warm_start = timed(lambda: extract_on_cluster(paths[:4], extractor, cluster, progress=False,
-                                                             cache=EmbeddingCache(scratch / "warm"), batch_size=1))
-            for r in range(rounds):
-                names = list(commands)
-                for name in names[r % len(names):] + names[:r % len(names)]:
-                    cache = scratch / f"command-{names.index(name)}-round-{r}"  # empty: each command extracts all
+        cluster, cluster_start = timed(lambda: stack.enter_context(start_cluster(workers=2)))
+        _, warm_start = timed(lambda: extract_on_cluster(paths[:4], extractor, cluster, progress=False,
+                                                         cache=EmbeddingCache(scratch / "warm"), batch_size=1))
+        in_process = {
+            "one process, overlapped": lambda cache: extract_embeddings(paths, extractor, cache=cache,
+                                                                        batch_size=batch_size, progress=False),
+            "one process, plain": lambda cache: extract_embeddings(paths, extractor, cache=cache, prefetch=False,
+                                                                   batch_size=batch_size, progress=False),
+            "2 Dask workers": lambda cache: extract_on_cluster(paths, extractor, cluster, cache=cache,
+                                                               batch_size=batch_size, progress=False)}
+        for r in range(rounds):
+            variants = [*commands, *in_process, "probe"]
+            for n, name in enumerate(variants[r % len(variants):] + variants[:r % len(variants)]):
+                cache = scratch / f"{n}-round-{r}"  # empty: each variant extracts every file
+                if name == "probe":
+                    probes.append(run_probe())
+                elif name in commands:
                     command = commands[name] + (["--cache", str(cache)] if name.startswith("evalkit") else [])
                     seconds[name].append(command_seconds(command))
-                seconds["one process"].append(timed(lambda: extract_embeddings(
-                    paths, extractor, cache=EmbeddingCache(scratch / f"one-{r}"), batch_size=batch_size,
-                    progress=False))[1])
-                seconds["2 Dask workers"].append(timed(lambda: extract_on_cluster(
-                    paths, extractor, cluster, cache=EmbeddingCache(scratch / f"two-{r}"), batch_size=batch_size,
-                    progress=False))[1])
-                probes.append(run_probe())
-        extractor.close()
+                else:
+                    seconds[name].append(timed(lambda: in_process[name](EmbeddingCache(cache)))[1])
 
     peak = statistics.median(p["peak_gflops"] for p in probes)
     gflop = statistics.median(p["gflop_per_audio_second"] for p in probes)
     speed = {name: [audio / s for s in values] for name, values in seconds.items()}
-    speed["the model alone (patches in memory)"] = [p["model_alone"] for p in probes]
-    steady = {"evalkit extract, one process": "one process", "evalkit extract --workers 2": "2 Dask workers"}
+    model_alone = "the model alone (patches in memory)"
+    speed[model_alone] = [p["model_alone"] for p in probes]
+    steady_of = {"evalkit extract, one process": "one process, overlapped",
+                 "evalkit extract --workers 2": "2 Dask workers",
+                 "evalkit extract --keep-warm (warm worker)": "one process, overlapped"}
     peaks = ", ".join(f"{p['peak_gflops']:.0f}" for p in probes)
     print(f"this CPU: 3x3-conv peak {peak:.0f} GFLOP/s (TensorFlow, {probes[0]['threads']} threads; rounds: {peaks}); "
           f"musicnn: {gflop:.3f} GFLOP per audio second\n")
-    print(f"{'':44s} {'audio-s/s':>10s} {'(min-max)':>14s} {'% of peak':>10s} {'start-up (s)':>13s}")
+    print(f"{'':46s} {'audio-s/s':>10s} {'(min-max)':>14s} {'% of peak':>10s} {'start-up (s)':>13s}")
     for title, names in (("whole commands (fresh processes, empty cache)", list(commands)),
-                         ("steady state (models loaded)", ["one process", "2 Dask workers",
-                                                           "the model alone (patches in memory)"])):
+                         ("steady state (models loaded)", [*steady, model_alone])):
         print(title)
         for name in names:
             values = speed[name]
             median = statistics.median(values)
             startup = ""
-            if name in steady:
-                startup = f"{statistics.median(seconds[name]) - audio / statistics.median(speed[steady[name]]):13.1f}"
-            print(f"  {name:42s} {median:10.1f} {f'{min(values):.1f}-{max(values):.1f}':>14s} "
+            if name in steady_of:
+                startup = f"{statistics.median(seconds[name]) - audio / statistics.median(speed[steady_of[name]]):13.1f}"
+            print(f"  {name:44s} {median:10.1f} {f'{min(values):.1f}-{max(values):.1f}':>14s} "
                   f"{100 * median * gflop / peak:9.1f}% {startup}")
+    ops = {}
+    for p in probes:
+        for kind, micros in p["ops"].items():
+            ops[kind] = ops.get(kind, 0) + micros
+    total = sum(ops.values())
+    shares = ", ".join(f"{kind.lstrip('_')} {100 * micros / total:.0f} %"
+                       for kind, micros in sorted(ops.items(), key=lambda item: -item[1])[:5])
+    print(f"where the model's time goes (TensorFlow trace, 32 patches, summed over threads): {shares}")
     print(f"start-up parts: TensorFlow import {statistics.median(p['tf_import'] for p in probes):.1f} s and musicnn "
           f"model load {statistics.median(p['model_load'] for p in probes):.1f} s (in a model process); evalkit's "
-          f"model process, started and first call: {model_start:.1f} s; a local 2-worker Dask cluster: {cluster_start:.1f} "
-          f"s to start, then {warm_start:.1f} s until both workers hold a model (4 files, one per task); load "
-          f"average {os.getloadavg()[0]:.1f} at the end\n")
+          f"model process, started and first call: {model_start:.1f} s; the first --keep-warm command (starts the "
+          f"warm worker): {warm_first:.1f} s; a local 2-worker Dask cluster: {cluster_start:.1f} s to start, then "
+          f"{warm_start:.1f} s until both workers hold a model (4 files, one per task); load average "
+          f"{os.getloadavg()[0]:.1f} at the end\n")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Command line: ``evalkit tasks | embeddings | classifiers | cache | extract | run | data | book``.
+"""Command line: ``evalkit tasks | embeddings | classifiers | cache | extract | run | data | book | warm``.
 
 ``evalkit run --task D2 --embedding musicnn-msd --classifier svm --fusion late --train-fraction 0.1`` prints a results
 table (mean ± std of the balanced file-wise accuracy over repetitions). Errors the user can fix (every
@@ -8,7 +8,10 @@ printed as one line with exit status 2; anything else is a bug in evalkit and ke
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+import time
 import warnings
 
 from .book import NOTEBOOKS
@@ -165,6 +168,44 @@ def cmd_book(args) -> None:
                    cluster=cluster)
 
 
+def cmd_warm(args) -> None:
+    from .embed.warm import running_warm_workers, stop_warm_workers
+
+    workers = stop_warm_workers() if args.stop else running_warm_workers()
+    if not workers:
+        print("no warm model worker runs")
+    for entry in workers:
+        print(f"{'stopped ' if args.stop else ''}{entry['name']}: pid {entry['pid']}, exits after {entry['idle']:g} s "
+              f"idle, started {time.strftime('%H:%M:%S', time.localtime(entry['started']))} ({entry['socket']})")
+
+
+def _add_keep_warm(parser) -> None:
+    parser.add_argument("--keep-warm", type=float, nargs="?", const=300.0, default=None, metavar="SECONDS",
+                        help="load models in warm workers that outlive this command, so that the next command with "
+                             "the same model starts at once; they exit after SECONDS (default 300) without a caller "
+                             "(sets EVALKIT_KEEP_WARM for this command's processes; `evalkit warm` lists them)")
+
+
+@contextlib.contextmanager
+def _keep_warm(args):
+    """Check ``--keep-warm`` or ``$EVALKIT_KEEP_WARM`` before any work, and pass the option on to the processes
+    this command starts (notebook kernels, model workers) through the environment, for this command only (``main``
+    may run several commands in one interpreter, e.g. in tests)."""
+    from .embed.warm import ENV, keep_warm_seconds
+
+    before = os.environ.get(ENV)
+    if getattr(args, "keep_warm", None) is not None:
+        os.environ[ENV] = f"{keep_warm_seconds(args.keep_warm, name='--keep-warm'):g}"
+    try:
+        keep_warm_seconds()
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = before
+
+
 def _add_data(sub) -> None:
     paper_ids = ("T1", "T2", "T3", "T4", "T5", "T6")
     data = sub.add_parser("data", help="the paper's data sets T1–T6: fetch, link or check them")
@@ -196,6 +237,7 @@ def _add_book(sub) -> None:
     book.add_argument("--no-html", action="store_true", help="run the notebooks but do not build the HTML")
     book.add_argument("--output", default=None,
                       help="build a copy of the book in this folder instead of the checkout (<output>/_build/html)")
+    _add_keep_warm(book)
     add_cluster_arguments(book)
     book.set_defaults(func=cmd_book)
 
@@ -214,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--embedding", required=True, help="embedding name or spec, see `evalkit embeddings`")
     extract.add_argument("--batch-size", type=int, default=16, help="files per model call (default 16)")
     extract.add_argument("--cache", default=None, help="cache folder (default data/cache/embeddings)")
+    _add_keep_warm(extract)
     add_cluster_arguments(extract)
     extract.set_defaults(func=cmd_extract)
 
@@ -232,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--repetitions", type=int, default=5, help="runs with seeds seed, seed+1, ... (default 5)")
     run.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     run.add_argument("--results", default=None, help="results folder (default data/results); finished runs are reused")
+    _add_keep_warm(run)
     add_cluster_arguments(run)
     run.set_defaults(func=cmd_run)
 
@@ -239,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     hear.add_argument("module", help="importable module name, e.g. hear21passt.base")
     hear.add_argument("--weights", default=None, help="weights file passed to the module's load_model")
     hear.set_defaults(func=cmd_hear_check)
+
+    warm = sub.add_parser("warm", help="list (or stop) the warm model workers of --keep-warm")
+    warm.add_argument("--stop", action="store_true", help="ask every warm model worker of this user to exit")
+    warm.set_defaults(func=cmd_warm)
 
     _add_data(sub)
     _add_book(sub)
@@ -281,10 +329,11 @@ def main(argv=None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = _warning_printer(args.command, warnings.showwarning)
         try:
-            if hasattr(args, "workers"):  # before any data are generated or read
-                check_cluster_options(workers=args.workers, scheduler=args.scheduler,
-                                      threads_per_worker=args.threads_per_worker, gpu_workers=args.gpu_workers)
-            args.func(args)
+            with _keep_warm(args):
+                if hasattr(args, "workers"):  # before any data are generated or read
+                    check_cluster_options(workers=args.workers, scheduler=args.scheduler,
+                                          threads_per_worker=args.threads_per_worker, gpu_workers=args.gpu_workers)
+                args.func(args)
         except EvalkitError as error:
             _print_error(args.command, error)
             return 2

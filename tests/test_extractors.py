@@ -173,7 +173,7 @@ def test_a_dead_musicnn_worker_is_named_in_one_line_instead_of_the_audio(tone_ta
         extractor.extract(np.zeros(16000, np.float32))
         pid = extractor._model.pid
         os.kill(pid, signal.SIGKILL)  # as the system does when it runs out of memory
-        extractor._model._process.wait(timeout=30)
+        extractor._model._channel.process.wait(timeout=30)
         with pytest.raises(WorkerError) as caught:
             extract_embeddings(paths, extractor, cache=EmbeddingCache(tmp_path), progress=False)
         message = str(caught.value)

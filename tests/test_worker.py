@@ -13,7 +13,6 @@ import pickle
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -21,7 +20,8 @@ import numpy as np
 import pytest
 
 from evalkit.config import MissingPackageError, WorkerError
-from evalkit.embed.worker import ModelWorker, RemoteTraceback
+from evalkit.embed.protocol import RemoteTraceback
+from evalkit.embed.worker import ModelWorker
 
 TESTS = Path(__file__).resolve().parent
 
@@ -90,7 +90,7 @@ def test_calls_return_results_and_raise_the_models_errors():
         noisy = worker(x, noise=True)  # prints of the model go to its stderr, not into the replies
         np.testing.assert_array_equal(noisy["scaled"], 2 * x)
         assert noisy["pid"] == out["pid"]  # the same worker served all calls
-        assert wait_until(lambda: any("noise on file descriptor 1" in line for line in worker._stderr))
+        assert wait_until(lambda: any("noise on file descriptor 1" in line for line in worker._channel.stderr))
     assert worker.pid is None and not alive(out["pid"])
 
 
@@ -115,7 +115,7 @@ def test_a_worker_that_died_between_calls_is_reported_on_the_next_call():
     with ModelWorker("test_worker:scaling_model", name="scaling") as worker:
         pid = worker(1.0)["pid"]
         os.kill(pid, signal.SIGKILL)
-        assert wait_until(lambda: worker._process.poll() is not None)
+        assert wait_until(lambda: worker._channel.gone())
         with pytest.raises(WorkerError, match=rf"^model worker scaling \(pid {pid}, .*\) was ended by signal SIGKILL"
                                               r".* while waiting for a call; its last stderr lines: scaling model"):
             worker(1.0)

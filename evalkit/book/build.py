@@ -219,6 +219,8 @@ def run_notebooks(profile="demo", *, force: bool = False, root: Path | None = No
         _say("work of this profile (finished work is reused):\n" + describe_estimate(estimate(profile, runs)))
         started = time.perf_counter()
         computed = compute(profile, runs, progress=True, cluster=cluster)
+        if cluster is not None:  # the notebooks only read what was computed: free the workers' cores and memory
+            cluster.close()
         if computed:
             _say(f"computed {computed} of {len(runs)} configurations in {time.perf_counter() - started:.0f} s")
         data = _data_fingerprint(profile)

@@ -190,10 +190,12 @@ class Cluster:
             raise failure
 
     def close(self) -> None:
-        """Close the client and stop the local cluster (an existing cluster keeps running)."""
-        self.client.close()
-        if self.local is not None:
-            self.local.close()
+        """Close the client and stop the local cluster (an existing cluster keeps running); again: nothing."""
+        client, local, self.local = self.client, self.local, None
+        if client.status not in ("closed", "closing"):
+            client.close()
+        if local is not None:
+            local.close()
 
     def __repr__(self) -> str:
         where = "local" if self.local is not None else self.client.scheduler.address

@@ -43,6 +43,9 @@ class WorkerModels(WorkerPlugin):
         self.__init__(**state)
 
     def setup(self, worker) -> None:
+        # A worker keeps its models for the cluster's life: warm model workers (EVALKIT_KEEP_WARM, inherited from
+        # the caller) would make the workers of one cluster share, and take turns on, one model.
+        os.environ.pop("EVALKIT_KEEP_WARM", None)
         device = visible_device(worker.name)
         if self.gpu and device is not None and "CUDA_VISIBLE_DEVICES" not in os.environ:
             os.environ["CUDA_VISIBLE_DEVICES"] = device  # before any model imports a GPU library

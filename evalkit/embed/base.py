@@ -149,6 +149,19 @@ class Extractor:
         a list of ``(extractor, outputs)``, this extractor first. The cache stores them all."""
         return [(self, self.extract_batch(audios))]
 
+    def prepare(self, audio: np.ndarray):
+        """The model's input for one signal (``(n_samples,)`` float32 at :attr:`sample_rate`), computed ahead of the
+        model: :func:`~evalkit.embed.cache.extract_embeddings` prepares the next batch in a thread while the model
+        runs on this one, so an override must be thread-safe (e.g. musicnn's log-mel patches). Default: the
+        signal itself."""
+        return audio
+
+    def extract_prepared(self, prepared: list, related: bool = True) -> list[tuple["Extractor", list]]:
+        """:meth:`extract_batch_related` (``related``) or this extractor's :meth:`extract_batch` alone, on inputs
+        made by :meth:`prepare`: a list of ``(extractor, [(embeddings, times) per signal])``, this extractor
+        first."""
+        return self.extract_batch_related(prepared) if related else [(self, self.extract_batch(prepared))]
+
     def _extract_one(self, audio):  # pragma: no cover - overridden
         raise NotImplementedError
 

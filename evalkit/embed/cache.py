@@ -91,7 +91,8 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def extract_embeddings(paths, extractor: Extractor, *, cache: EmbeddingCache | None | bool = None,
-                       batch_size: int = 16, progress: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
+                       batch_size: int = 16, progress: bool = True,
+                       prefetch: bool = True) -> list[tuple[np.ndarray, np.ndarray]]:
     """Frame-wise embeddings of audio files, computed once and then read from the cache.
 
     Parameters
@@ -105,6 +106,11 @@ def extract_embeddings(paths, extractor: Extractor, *, cache: EmbeddingCache | N
         Files per model call, at least 1.
     progress : bool
         Show a tqdm progress bar.
+    prefetch : bool
+        Overlap the reading around the model with the model: a thread reads and prepares
+        (:meth:`~evalkit.embed.base.Extractor.prepare`) the next batch and another writes the cache entries of
+        the last one while the model computes this one. False: one step after the other in this thread. The
+        results are the same.
 
     Returns
     -------
@@ -131,42 +137,109 @@ def extract_embeddings(paths, extractor: Extractor, *, cache: EmbeddingCache | N
             todo.append(i)
         else:
             results[i] = hit
+    batches = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
+
+    def read(batch: list[int]) -> tuple[list[int], list, Exception | None]:
+        """The files of ``batch`` read and prepared: (their indices, the prepared inputs, the error of the file that
+        stopped the batch or None)."""
+        prepared = []
+        for i in batch:
+            try:
+                prepared.append(extractor.prepare(load_audio(paths[i], extractor.sample_rate)))
+            except AudioError as error:
+                return batch[:len(prepared)], prepared, error  # the files read before it are finished first
+            except EvalkitError:
+                raise
+            except Exception as error:
+                raise RuntimeError(f"{extractor.spec} failed on {paths[i]}: {error}") from error
+        return batch, prepared, None
+
+    def write(batch: list[int], produced: list) -> None:
+        for n, (producer, outputs) in enumerate(produced):
+            for i, (emb, times) in zip(batch, outputs):
+                if n == 0 or not store.path(producer, hashes[i]).exists():
+                    store.put(producer, hashes[i], emb, times)
+
     bar = tqdm(total=len(paths), initial=len(paths) - len(todo), desc=f"{extractor.spec}", unit="file",
                disable=not progress, leave=False)
-    try:
-        for start in range(0, len(todo), batch_size):
-            batch, audios, failure = todo[start:start + batch_size], [], None
-            for i in batch:
-                try:
-                    audios.append(load_audio(paths[i], extractor.sample_rate))
-                except AudioError as error:
-                    failure = error  # finish (and cache) the files read before it, then report it
-                    break
-            batch = batch[:len(audios)]
-            if audios:
-                batch_paths = [paths[i] for i in batch]
-                for n, (producer, outputs) in enumerate(_run_extractor(extractor, audios, batch_paths, store)):
-                    for i, (emb, times) in zip(batch, outputs):
-                        if n == 0:
-                            results[i] = (emb, times)
-                        if store is not None and (n == 0 or not store.path(producer, hashes[i]).exists()):
-                            store.put(producer, hashes[i], emb, times)
+    with _Overlap(prefetch) as overlap, bar:
+        reading = overlap.read(read, batches[0]) if batches else None
+        for k in range(len(batches)):
+            batch, prepared, failure = reading.result()
+            if failure is None and k + 1 < len(batches):
+                reading = overlap.read(read, batches[k + 1])  # while the model computes this batch
+            if prepared:
+                produced = _run_extractor(extractor, prepared, [paths[i] for i in batch], store)
+                for i, (emb, times) in zip(batch, produced[0][1]):
+                    results[i] = (emb, times)
+                if store is not None:
+                    overlap.write(write, batch, produced)
                 bar.update(len(batch))
             if failure is not None:
                 raise failure
-    finally:
-        bar.close()
     return results
 
 
-def _run_extractor(extractor: Extractor, audios, paths, store) -> list[tuple[Extractor, list]]:
-    """One batched model call, with errors naming the files and a check for non-finite output.
+class _Done:
+    """The result of a step run at once (the plain path), with the interface of a future."""
+
+    def __init__(self, function, *args):
+        self._result = function(*args)
+
+    def result(self):
+        return self._result
+
+
+class _Overlap:
+    """Where :func:`extract_embeddings` reads and writes: in a reader and a writer thread (``prefetch``) or in the
+    caller's thread. At most one batch is read ahead and two wait to be written, so memory stays bounded."""
+
+    WRITES_PENDING = 2
+
+    def __init__(self, prefetch: bool):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pools = [ThreadPoolExecutor(1, thread_name_prefix=f"extract-{role}") for role in ("read", "write")] \
+            if prefetch else None
+        self.writes: list = []
+
+    def read(self, function, *args):
+        return self.pools[0].submit(function, *args) if self.pools else _Done(function, *args)
+
+    def write(self, function, *args) -> None:
+        self.writes.append(self.pools[1].submit(function, *args) if self.pools else _Done(function, *args))
+        while len(self.writes) > self.WRITES_PENDING:
+            self.writes.pop(0).result()  # raises a failed write here
+
+    def finish_writing(self) -> None:
+        while self.writes:
+            self.writes.pop(0).result()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pools:
+            self.pools[0].shutdown(wait=True, cancel_futures=True)
+        try:
+            self.finish_writing()  # what the model computed is kept, also when the run stops with an error
+        except Exception:
+            if exc[0] is None:
+                raise  # else the error that stopped the run is the one to report
+        finally:
+            if self.pools:
+                self.pools[1].shutdown(wait=True)
+
+
+def _run_extractor(extractor: Extractor, prepared, paths, store) -> list[tuple[Extractor, list]]:
+    """One batched model call on inputs of :meth:`~Extractor.prepare`, with errors naming the files and a check for
+    non-finite output.
 
     With a cache, the extractors :meth:`~Extractor.related` to this one (other layers of the same
     network) come from the same pass and are returned after it, to be cached as well.
     """
     try:
-        produced = extractor.extract_batch_related(audios) if store is not None else [(extractor, extractor.extract_batch(audios))]
+        produced = extractor.extract_prepared(prepared, related=store is not None)
     except EvalkitError:
         raise  # says what is wrong itself (e.g. a model worker that died, a missing package), which is not the audio
     except Exception as error:

@@ -13,7 +13,9 @@ from .worker import ModelWorker
 # Its TF1-style graph needs eager execution disabled, which would break Keras training in the same process, so the
 # model lives in a worker interpreter of its own (evalkit.embed.worker: started as `python -m`, so it never re-imports
 # the caller's script), owned by the extractor that started it and shared with the extractors of the other layers
-# that :meth:`MusicnnExtractor.related` makes.
+# that :meth:`MusicnnExtractor.related` makes; or in a warm worker shared across commands (evalkit.embed.warm). The
+# worker also computes the log-mel patches, in a thread while the model runs, so that a caller of a warm worker never
+# imports librosa (about 1 s) and the model never waits for its input.
 
 MUSICNN_MODELS = ("MTT_musicnn", "MSD_musicnn")
 MUSICNN_LAYERS = {"penultimate": 200, "max_pool": 753, "mean_pool": 753, "taggram": 50}
@@ -63,13 +65,62 @@ def _musicnn_session(model: str):
     return functools.partial(_run_session, session, x, is_training, layers)
 
 
-def _run_session(session, x, is_training, tensors: dict, patches: np.ndarray, layers: list[str],
-                 batch_size: int) -> dict[str, np.ndarray]:
-    """Activations of ``layers`` for log-mel ``patches`` (n, frames, 96): {layer: (n, dim) float32}."""
+def log_mel_patches(audio: np.ndarray, *, window: float, hop: float) -> np.ndarray:
+    """musicnn's input as musicnn computes it: log-mel patches (16 kHz, 96 bands) of ``window`` s every ``hop`` s.
+
+    Parameters
+    ----------
+    audio : np.ndarray, shape (n_samples,), float32
+        Mono audio at 16 kHz, at least one window long (:func:`~evalkit.data.audio.pad_to_length`).
+
+    Returns
+    -------
+    np.ndarray, shape (n_patches, n_frames, 96), float32
+        Patch k starts at mel frame ``k * round(hop * 16000 / 256)``.
+    """
+    import librosa
+
+    mel = librosa.feature.melspectrogram(y=audio, sr=16000, hop_length=256, n_fft=512, n_mels=96).T
+    mel = np.log10(10000 * mel.astype(np.float16) + 1).astype(np.float32)
+    n_frames = librosa.time_to_frames(window, sr=16000, n_fft=512, hop_length=256) + 1
+    return np.ascontiguousarray(frame(mel, n_frames, _mel_step(hop), axis=0))
+
+
+def _mel_step(hop: float) -> int:
+    """Mel frames between two patches."""
+    return max(1, int(round(hop * 16000 / 256)))
+
+
+def _run_session(session, x, is_training, tensors: dict, audios: list[np.ndarray], layers: list[str],
+                 batch_size: int, window: float, hop: float) -> tuple[dict[str, np.ndarray], list[int]]:
+    """In the worker: activations of ``layers`` for the log-mel patches of ``audios``.
+
+    The patches of the next signals are computed in a thread while the model runs (TensorFlow releases the GIL), and
+    the model runs on consecutive ``batch_size`` patches of all signals' patches in order, the batches of one
+    concatenated array (so the numbers do not depend on how the signals arrive).
+
+    Returns
+    -------
+    activations : dict of str to np.ndarray, shape (n_patches of all signals, dim), float32
+    counts : list of int
+        Patches per signal.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     fetches = {layer: tensors[layer] for layer in layers}
-    outputs = [session.run(fetches, feed_dict={x: patches[i:i + batch_size], is_training: False})
-               for i in range(0, len(patches), batch_size)]
-    return {layer: np.concatenate([o[layer] for o in outputs]).astype(np.float32) for layer in layers}
+    outputs, counts, waiting = [], [], np.zeros((0, 0, 0), np.float32)
+    with ThreadPoolExecutor(1, thread_name_prefix="log-mel") as pool:
+        pending = [pool.submit(log_mel_patches, audio, window=window, hop=hop) for audio in audios]
+        for n, future in enumerate(pending):
+            patches = future.result()
+            counts.append(len(patches))
+            waiting = np.concatenate([waiting, patches]) if len(waiting) else patches
+            last = n == len(pending) - 1
+            while len(waiting) >= batch_size or (last and len(waiting)):
+                batch, waiting = waiting[:batch_size], waiting[batch_size:]
+                outputs.append(session.run(fetches, feed_dict={x: batch, is_training: False}))
+    activations = {layer: np.concatenate([o[layer] for o in outputs]).astype(np.float32) for layer in layers}
+    return activations, counts
 
 
 class MusicnnExtractor(Extractor):
@@ -102,8 +153,9 @@ class MusicnnExtractor(Extractor):
         self._owner, self._model = self, None
         _require_musicnn()
 
-    @property
+    @functools.cached_property
     def version(self) -> str:
+        # cached: the cache asks for the identity of every entry it writes, and reading package metadata is slow
         try:
             from importlib.metadata import version
             return f"musicnn-{version('musicnn')}"
@@ -119,22 +171,21 @@ class MusicnnExtractor(Extractor):
             return self._owner._worker()
         if self._model is None:
             _require_musicnn()
-            self._model = ModelWorker(f"{__name__}:_musicnn_session", name=f"musicnn {self.model}", model=self.model)
+            self._model = ModelWorker(f"{__name__}:_musicnn_session", name=f"musicnn {self.model}",
+                                      version=self.version, model=self.model)
         return self._model.start()
 
-    def _patches(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Log-mel patches as musicnn computes them, (n_patches, n_frames, 96), and their centre times."""
-        import librosa
+    def patch_times(self, n_patches: int) -> np.ndarray:
+        """Centre times in seconds of the first ``n_patches`` patches, (n_patches,) float64."""
+        starts = np.arange(n_patches) * _mel_step(self.hop)
+        return (starts * 256 + self.window * 16000 / 2) / 16000
 
-        audio = pad_to_length(audio, self.window_samples)
-        mel = librosa.feature.melspectrogram(y=audio, sr=16000, hop_length=256, n_fft=512, n_mels=96).T
-        mel = np.log10(10000 * mel.astype(np.float16) + 1).astype(np.float32)
-        n_frames = librosa.time_to_frames(self.window, sr=16000, n_fft=512, hop_length=256) + 1
-        step = max(1, int(round(self.hop * 16000 / 256)))
-        patches = np.ascontiguousarray(frame(mel, n_frames, step, axis=0))  # (n_patches, n_frames, 96)
-        starts = np.arange(len(patches)) * step
-        times = (starts * 256 + self.window * 16000 / 2) / 16000
-        return patches, times
+    def prepare(self, audio: np.ndarray) -> np.ndarray:
+        """The signal padded to one window (the log-mel patches are computed in the worker, which has librosa
+        loaded: a warm worker's caller does not import it); starts the model's worker (without waiting), so that
+        the model loads while the files are read."""
+        self._worker()
+        return pad_to_length(audio, self.window_samples)
 
     def extract_batch(self, audios):
         return self.extract_batch_related(audios, related=False)[0][1]
@@ -148,14 +199,16 @@ class MusicnnExtractor(Extractor):
         return siblings
 
     def extract_batch_related(self, audios, related: bool = True):
-        worker = self._worker()  # loads the model while the patches are computed
-        prepared = [self._patches(a) for a in audios]
-        counts = [len(p) for p, _ in prepared]
-        stacked = np.concatenate([p for p, _ in prepared])
+        return self.extract_prepared([self.prepare(a) for a in audios], related=related)
+
+    def extract_prepared(self, prepared, related: bool = True):
+        """One model call on several signals (:meth:`prepare`), this layer and, with ``related``, the other layers:
+        ``[(extractor, [(embeddings (n_patches, dim), times (n_patches,)) per signal])]``."""
         extractors = [self] + (self.related() if related else [])
-        out = worker(stacked, [e.layer for e in extractors], self.batch_size)
+        out, counts = self._worker()(list(prepared), [e.layer for e in extractors], self.batch_size,
+                                     self.window, self.hop)
         bounds = np.cumsum([0] + counts)
-        return [(e, [(out[e.layer][bounds[i]:bounds[i + 1]], prepared[i][1]) for i in range(len(audios))])
+        return [(e, [(out[e.layer][bounds[i]:bounds[i + 1]], self.patch_times(counts[i])) for i in range(len(counts))])
                 for e in extractors]
 
     def close(self) -> None:

@@ -18,82 +18,26 @@ little-endian length and a pickle (protocol 5):
 
 The worker exits when its stdin closes: at :meth:`ModelWorker.close`, when the caller's interpreter exits or when the
 caller dies (a call in progress is finished first), so no worker outlives its caller. It ignores Ctrl-C (SIGINT),
-which the terminal sends to the caller too: a caller interrupted during a call ends its worker.
+which the terminal sends to the caller too: a caller interrupted during a call ends its worker. The exception is
+opt-in: a *warm* worker (``EVALKIT_KEEP_WARM``, :mod:`evalkit.embed.warm`) speaks the same protocol over a local
+socket and outlives its callers until it has been idle for a while.
 """
 from __future__ import annotations
 
 import collections
-import importlib
 import os
-import pickle
 import signal
-import site
-import struct
 import subprocess
 import sys
 import threading
-import traceback
 import weakref
-from pathlib import Path
 
 from ..config import WorkerError
+from .protocol import (STDERR_KEPT, STDERR_QUOTED, _failure, _receive, _reraise, _send, _worker_environment,
+                       answer_calls, load_handler)
 
-_HEADER = struct.Struct("<Q")
-#: Lines of a worker's stderr kept for error messages, and how many of them a message quotes.
-STDERR_KEPT, STDERR_QUOTED = 50, 4
 #: Seconds a closing worker gets to exit by itself (end of stdin) before it is killed.
 CLOSE_TIMEOUT = 10.0
-
-
-class RemoteTraceback(Exception):
-    """The traceback of an exception raised inside a worker (attached as ``__cause__`` of the re-raised one)."""
-
-    def __str__(self) -> str:
-        return "\n" + self.args[0]
-
-
-def _send(stream, message) -> None:
-    payload = pickle.dumps(message, protocol=5)
-    stream.write(_HEADER.pack(len(payload)))
-    stream.write(payload)
-    stream.flush()
-
-
-def _receive(stream):
-    """The next message, or None at the end of the stream (the other side is gone)."""
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
-        return None
-    (size,) = _HEADER.unpack(header)
-    payload = stream.read(size)
-    return pickle.loads(payload) if len(payload) == size else None
-
-
-def _failure(error: BaseException) -> tuple:
-    """A reply that carries ``error``: the exception pickled on its own (unpickled by the caller only when the caller
-    has imported its module already, so that, e.g., a TensorFlow error does not import TensorFlow there)."""
-    try:
-        pickled = pickle.dumps(error, protocol=5)
-        pickle.loads(pickled)
-    except Exception:  # noqa: BLE001 - an exception that does not survive pickling is described by text
-        pickled = None
-    kind = type(error)
-    return ("raise", pickled, f"{kind.__module__}.{kind.__qualname__}", str(error),
-            "".join(traceback.format_exception(error)))
-
-
-def _reraise(reply: tuple):
-    _, pickled, kind, message, remote = reply
-    module = kind.rpartition(".")[0]
-    error = None
-    if pickled is not None and (module in sys.modules or module == "builtins"):
-        try:
-            error = pickle.loads(pickled)
-        except Exception:  # noqa: BLE001 - fall back to the text
-            error = None
-    if not isinstance(error, BaseException):
-        error = RuntimeError(f"{kind}: {message}")
-    raise error from RemoteTraceback(remote)
 
 
 def _keep_lines(stream, lines: collections.deque) -> None:
@@ -135,6 +79,47 @@ def _status(returncode: int) -> str:
     return f"was ended by signal {name}{hint}"
 
 
+class _ProcessChannel:
+    """A worker process of this caller, spoken to over its stdin (requests) and a copy of its stdout (replies)."""
+
+    def __init__(self, factory: str, kwargs: dict):
+        self.factory, self.greeting = factory, kwargs  # the first message: the factory's arguments
+        self.stderr: collections.deque = collections.deque(maxlen=STDERR_KEPT)
+        self.process = subprocess.Popen([sys.executable, "-m", __name__, factory], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_worker_environment())
+        self.pid = self.process.pid
+        self._reader = threading.Thread(target=_keep_lines, args=(self.process.stderr, self.stderr), daemon=True,
+                                        name=f"stderr of model worker {factory}")
+        self._reader.start()
+        # the worker ends with this channel: at close(), when the ModelWorker is collected or the caller exits
+        self._finalizer = weakref.finalize(self, _stop, self.process, os.getpid(), CLOSE_TIMEOUT)
+
+    def send(self, message) -> None:
+        _send(self.process.stdin, message)
+
+    def receive(self):
+        return _receive(self.process.stdout)
+
+    def ready(self, info) -> None:
+        """The worker's model is loaded (``info``: None for a worker of this caller)."""
+
+    def gone(self) -> bool:
+        return self.process.poll() is not None
+
+    def close(self, timeout: float) -> None:
+        if self._finalizer.detach() is not None:
+            _stop(self.process, os.getpid(), timeout)
+
+    def death(self, name: str, doing: str) -> str:
+        """Reap the dead worker; what happened, in one line."""
+        self.close(timeout=5.0)
+        self._reader.join(timeout=1.0)  # until it has read the last lines
+        lines = list(self.stderr)[-STDERR_QUOTED:]
+        said = ("its last stderr lines: " + " | ".join(lines)) if lines else "it wrote nothing to stderr"
+        return (f"model worker {name} (pid {self.pid}, python -m {__name__} {self.factory}) "
+                f"{_status(self.process.returncode)} while {doing}; {said}")
+
+
 class ModelWorker:
     """A model in a worker interpreter, called like a function: ``worker(*args, **kwargs)``.
 
@@ -145,40 +130,49 @@ class ModelWorker:
         returns the handler that every call runs.
     name : str
         What the worker holds, for error messages (e.g. ``"musicnn MSD_musicnn"``).
+    version : str
+        The model's version (e.g. its package's), part of the key of a warm worker.
+    keep_warm : float, optional
+        Seconds a *warm* worker waits idle for the next caller (:mod:`evalkit.embed.warm`): the model is then
+        served by a worker shared by every caller of the same model, which outlives this one. None (default): the
+        environment variable ``EVALKIT_KEEP_WARM`` decides, read at each start; 0: a worker of this caller only.
     **kwargs
         Picklable arguments of the factory.
 
     The worker starts on :meth:`start` or on the first call, holds one model, and runs one call at a time. An
     exception of the handler is raised again here (the worker lives on); a worker that dies raises
     :class:`~evalkit.config.WorkerError` naming it, its exit code or signal and its last stderr lines, and the next
-    call starts a new one. :meth:`close` (or the end of a ``with`` block, or the caller's exit) ends it.
+    call starts a new one. :meth:`close` (or the end of a ``with`` block, or the caller's exit) ends it (a warm
+    worker: the connection to it).
     """
 
-    def __init__(self, factory: str, *, name: str, **kwargs):
-        self.factory, self.name, self.kwargs = factory, name, kwargs
-        self._process: subprocess.Popen | None = None
-        self._stderr: collections.deque = collections.deque(maxlen=STDERR_KEPT)
+    def __init__(self, factory: str, *, name: str, version: str = "", keep_warm: float | None = None, **kwargs):
+        self.factory, self.name, self.version, self.keep_warm, self.kwargs = factory, name, version, keep_warm, kwargs
+        self._channel: _ProcessChannel | None = None
         self._lock = threading.Lock()
-        self._stderr_reader: threading.Thread | None = None
         self._ready = False
-        self._finalizer = None
         self._owner_pid = os.getpid()
 
     # -- life cycle ----------------------------------------------------------------------------------------------
 
     @property
     def running(self) -> bool:
-        """Whether a worker process of this caller exists and has not exited."""
-        return self._owned() and self._process.poll() is None
+        """Whether this caller's worker (or its connection to a warm one) exists and the worker has not exited."""
+        return self._owned() and not self._channel.gone()
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._owned() else None
+        return self._channel.pid if self._owned() else None
+
+    @property
+    def warm(self) -> bool:
+        """Whether the worker in use is a warm one, shared with other callers."""
+        return self._owned() and not isinstance(self._channel, _ProcessChannel)
 
     def _owned(self) -> bool:
-        if self._process is not None and os.getpid() != self._owner_pid:  # a forked copy: the worker is the parent's
-            self._process, self._finalizer, self._owner_pid = None, None, os.getpid()
-        return self._process is not None
+        if self._channel is not None and os.getpid() != self._owner_pid:  # a forked copy: the worker is the parent's
+            self._channel, self._owner_pid = None, os.getpid()
+        return self._channel is not None
 
     def start(self) -> "ModelWorker":
         """Start the worker process if it is not running (without waiting for its model to load)."""
@@ -191,28 +185,27 @@ class ModelWorker:
         if not sys.executable:
             raise WorkerError(f"model worker {self.name}: cannot start, this Python does not know its interpreter "
                               "(sys.executable is empty)")
-        self._stderr = collections.deque(maxlen=STDERR_KEPT)
-        self._process = subprocess.Popen([sys.executable, "-m", __name__, self.factory], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_worker_environment())
-        self._stderr_reader = threading.Thread(target=_keep_lines, args=(self._process.stderr, self._stderr),
-                                               daemon=True, name=f"stderr of model worker {self.name}")
-        self._stderr_reader.start()
+        from .warm import WarmChannel, keep_warm_seconds  # not at the top: warm imports this module
+
+        idle = keep_warm_seconds(self.keep_warm)
         self._ready = False
-        self._finalizer = weakref.finalize(self, _stop, self._process, self._owner_pid, CLOSE_TIMEOUT)
-        self._write(self.kwargs, "starting")
+        if idle:
+            self._channel = WarmChannel(self.factory, self.kwargs, name=self.name, version=self.version, idle=idle)
+        else:
+            self._channel = _ProcessChannel(self.factory, self.kwargs)
+        self._write(self._channel.greeting, "starting")
 
     def close(self) -> None:
-        """End the worker process and wait for it (it starts again on the next call)."""
+        """End the worker process and wait for it (it starts again on the next call); a warm worker lives on."""
         with self._lock:
             self._end(timeout=CLOSE_TIMEOUT)
 
-    def _end(self, timeout: float) -> subprocess.Popen | None:
-        process, finalizer = (self._process, self._finalizer) if self._owned() else (None, None)
-        self._process, self._finalizer, self._ready = None, None, False
-        if finalizer is not None:
-            finalizer.detach()
-            _stop(process, self._owner_pid, timeout)
-        return process
+    def _end(self, timeout: float):
+        channel = self._channel if self._owned() else None
+        self._channel, self._ready = None, False
+        if channel is not None:
+            channel.close(timeout)
+        return channel
 
     def __enter__(self):
         return self
@@ -221,13 +214,16 @@ class ModelWorker:
         self.close()
 
     def __getstate__(self) -> dict:  # a copy in another process starts its own worker
-        return {"factory": self.factory, "name": self.name, "kwargs": self.kwargs}
+        return {"factory": self.factory, "name": self.name, "version": self.version, "keep_warm": self.keep_warm,
+                "kwargs": self.kwargs}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["factory"], name=state["name"], **state["kwargs"])
+        self.__init__(state["factory"], name=state["name"], version=state.get("version", ""),
+                      keep_warm=state.get("keep_warm"), **state["kwargs"])
 
     def __repr__(self) -> str:
-        return f"<ModelWorker {self.name} ({self.factory}), {'pid %d' % self.pid if self.running else 'not running'}>"
+        state = f"pid {self.pid}{' (warm)' if self.warm else ''}" if self.running else "not running"
+        return f"<ModelWorker {self.name} ({self.factory}), {state}>"
 
     # -- calls ---------------------------------------------------------------------------------------------------
 
@@ -236,12 +232,12 @@ class ModelWorker:
         with self._lock:
             if not self._owned():
                 self._launch()
-            if self._ready and self._process.poll() is not None:
+            if self._ready and self._channel.gone():
                 self._died("waiting for a call")
             try:
                 self._write((args, kwargs), "receiving a call" if self._ready else "starting")
                 if not self._ready:
-                    self._read("starting")
+                    self._channel.ready(self._read("starting"))
                     self._ready = True
                 return self._read("computing")
             except (KeyboardInterrupt, SystemExit):
@@ -250,12 +246,15 @@ class ModelWorker:
 
     def _write(self, message, doing: str) -> None:
         try:
-            _send(self._process.stdin, message)
+            self._channel.send(message)
         except (BrokenPipeError, ConnectionResetError, ValueError):  # ValueError: the pipe was closed
             self._died(doing)
 
     def _read(self, doing: str):
-        reply = _receive(self._process.stdout)
+        try:
+            reply = self._channel.receive()
+        except (ConnectionResetError, OSError):
+            reply = None
         if reply is None:
             self._died(doing)
         if reply[0] == "raise":
@@ -265,27 +264,9 @@ class ModelWorker:
         return reply[1]
 
     def _died(self, doing: str):
-        """Reap the dead worker and raise the one-line :class:`WorkerError` that says what happened."""
-        pid, reader = self._process.pid, self._stderr_reader
-        process = self._end(timeout=5.0)
-        reader.join(timeout=1.0)  # until it has read the last lines
-        lines = list(self._stderr)[-STDERR_QUOTED:]
-        said = ("its last stderr lines: " + " | ".join(lines)) if lines else "it wrote nothing to stderr"
-        raise WorkerError(f"model worker {self.name} (pid {pid}, python -m {__name__} {self.factory}) "
-                          f"{_status(process.returncode)} while {doing}; {said}")
-
-
-def _worker_environment() -> dict:
-    """The caller's environment, with this evalkit first on the path (unless it is installed in site-packages) and
-    without the working folder on the path (``PYTHONSAFEPATH``, Python ≥ 3.11), so that files of the caller's
-    folder cannot shadow the modules the worker imports."""
-    env = dict(os.environ, PYTHONSAFEPATH="1")
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    root = str(Path(__file__).resolve().parents[2])
-    installed = {str(Path(p).resolve()) for p in [*site.getsitepackages(), site.getusersitepackages()]}
-    if root not in installed:
-        env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
-    return env
+        """Forget the dead worker and raise the one-line :class:`WorkerError` that says what happened."""
+        channel, self._channel, self._ready = self._channel, None, False
+        raise WorkerError(channel.death(self.name, doing))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -300,24 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     if kwargs is None:
         return 0
     try:
-        module, _, function = factory.partition(":")
-        handler = getattr(importlib.import_module(module), function)(**kwargs)
+        handler = load_handler(factory, kwargs)
     except BaseException as error:  # noqa: BLE001 - reported to the caller, which raises it
         _send(replies, _failure(error))
         return 1
     _send(replies, ("ready", None))
-    while (request := _receive(requests)) is not None:
-        args, call_kwargs = request
-        try:
-            reply = ("ok", handler(*args, **call_kwargs))
-        except Exception as error:  # noqa: BLE001 - reported to the caller, which raises it
-            reply = _failure(error)
-        try:
-            _send(replies, reply)
-        except BrokenPipeError:  # the caller is gone
-            return 0
-        except Exception as error:  # noqa: BLE001 - e.g. a result that cannot be pickled
-            _send(replies, _failure(error))
+    answer_calls(handler, requests, replies)
     return 0
 
 
