@@ -7,6 +7,7 @@ everything cached. Usage::
     python benchmarks/book_build.py                    # demo profile (what `make book` builds)
     python benchmarks/book_build.py --profile test     # the reduced profile: a few minutes
     python benchmarks/book_build.py --keep /tmp/bench  # keep the data and the book for a look
+    python benchmarks/book_build.py --workers 2        # build on a local Dask cluster of 2 processes
 
 It prints the total of each build, the training time of each classifier (from the results store), the time of
 every notebook (from the build's stamps) and the rest (audio generation, extraction, scoring, start-up), so a slow
@@ -29,12 +30,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def build(profile: str, data: Path, output: Path, log: Path) -> float:
-    """One ``evalkit book`` run; returns its wall time in seconds (the build's output goes to ``log``)."""
+def build(profile: str, data: Path, output: Path, log: Path, options: list[str]) -> float:
+    """One ``evalkit book`` run with the command-line ``options``; returns its wall time in seconds (the build's
+    output goes to ``log``)."""
     env = {**os.environ, "EVALKIT_DATA": str(data), "PYTHONPATH": str(REPO)}
     started = time.perf_counter()
     with open(log, "a") as handle:
-        done = subprocess.run([sys.executable, "-m", "evalkit", "book", "--profile", profile, "--output", str(output)],
+        command = [sys.executable, "-m", "evalkit", "book", "--profile", profile, "--output", str(output), *options]
+        done = subprocess.run(command,
                               cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
@@ -72,7 +75,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="demo", help="profile to build (default demo)")
     parser.add_argument("--keep", default=None, help="folder for the benchmark's data and book (default: temporary)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="build with `evalkit book --workers N` (a local Dask cluster of N processes)")
     args = parser.parse_args()
+    options = [] if args.workers is None else ["--workers", str(args.workers)]
 
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="book-bench-"))
     data, output, log = root / "data", root / "book", root / "build.log"
@@ -80,10 +86,10 @@ def main() -> None:
         shutil.rmtree(folder, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
     log.unlink(missing_ok=True)
-    print(f"book build benchmark: profile {args.profile}, {os.cpu_count()} CPU cores, Python "
+    print(f"book build benchmark: profile {args.profile}{' '.join(['', *options])}, {os.cpu_count()} CPU cores, Python "
           f"{platform.python_version()}; build output in {log}", flush=True)
     try:
-        cold = build(args.profile, data, output, log)
+        cold = build(args.profile, data, output, log, options)
         per_notebook = notebook_seconds(output)
         training = training_seconds(data)
         print(f"cold (nothing cached):    {minutes(cold)}", flush=True)
@@ -95,7 +101,7 @@ def main() -> None:
             print(f"    {name:20s} {minutes(seconds)}")
         rest = cold - sum(seconds for _, seconds in training.values()) - sum(per_notebook.values())
         print(f"  everything else (demo audio, extraction, scoring, start-up, HTML): {minutes(rest)}", flush=True)
-        warm = build(args.profile, data, output, log)
+        warm = build(args.profile, data, output, log, options)
         print(f"warm (everything cached): {minutes(warm)}")
         print(f"warm / cold: {warm / cold:.3f}")
     finally:

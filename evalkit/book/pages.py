@@ -278,7 +278,8 @@ def baseline_models(P) -> Page:
     stops = pd.DataFrame([{"task": t, "training data": f"{100 * f:g} %", "repetition": r,
                            "kept epoch": (h or {}).get("best_epoch", len((h or {}).get("loss", []))),
                            "stopped at epoch": (h or {}).get("stopped_epoch", len((h or {}).get("loss", []))),
-                           "epoch limit": limits[t]}
+                           "epoch limit": limits[t],
+                           "arithmetic": (h or {}).get("precision", "float32")}  # runs stored before it was recorded: float32
                           for t, f, r, h in zip(runs["task"], runs["train_fraction"], runs["repetition"], runs["history"])])
     runs = runs.assign(row=[f"baseline CNN, {100 * f:g} % training data" for f in runs["train_fraction"]])
     published = {}
