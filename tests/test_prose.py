@@ -80,3 +80,10 @@ def test_teaching_answer_says_when_the_cnn_is_level_or_ahead():
     behind = prose.teaching({**values, "teach_small_cnn": 80.0}, label="SVM", chance=25.0)["less_data"]
     assert "level with the CNN" in level and "behind the CNN" in behind
     assert "large collection" not in level + behind
+
+
+def test_verdict_counts_agree_with_their_numbers():
+    assert prose.verdict_counts(holds=0, not_hold=1, inconclusive=6, not_testable=0) == (
+        "**0 hold** here, 1 does not hold, 6 are inconclusive and 0 cannot be tested")
+    assert prose.verdict_counts(holds=1, not_hold=2, inconclusive=1, not_testable=3) == (
+        "**1 holds** here, 2 do not hold, 1 is inconclusive and 3 cannot be tested")

@@ -103,10 +103,19 @@ def curve(values: dict) -> dict[str, str]:
                         f"whole curve, {values['lc_summary']}.")}
 
 
+def verdict_counts(*, holds: int, not_hold: int, inconclusive: int, not_testable: int) -> str:
+    """"2 hold here, 1 does not hold, 4 are inconclusive and 0 cannot be tested": the verdict counts of the claims,
+    each verb agreeing with its number."""
+    def verb(n: int, one: str, many: str) -> str:
+        return f"{n} {one if n == 1 else many}"
+
+    return (f"**{verb(holds, 'holds', 'hold')}** here, {verb(not_hold, 'does not hold', 'do not hold')}, "
+            f"{verb(inconclusive, 'is inconclusive', 'are inconclusive')} and {not_testable} cannot be tested")
+
+
 def reproduction(values: dict) -> dict[str, str]:
-    return {"claims": (f"Of the {values['claims_total']} claims, **{values['claims_hold']} hold** on this profile, "
-                       f"{values['claims_not_hold']} do not hold, {values['claims_inconclusive']} are inconclusive and "
-                       f"{values['claims_not_testable']} are not testable. On the published numbers, "
+    return {"claims": (f"Of the {values['claims_total']} claims, {values['claims_counts']} on this profile. "
+                       "On the published numbers, "
                        f"{values['claims_paper']} hold. Claims that do not hold here: {values['claims_failed']}."),
             "numbers": (f"There are {values['repro_n']} of them, compared with {values['repro_kind']}. "
                         f"{values['repro_summary']} Each cell gives this profile's mean, its standard deviation over "
