@@ -37,8 +37,7 @@ def build(profile: str, data: Path, output: Path, log: Path, options: list[str])
     started = time.perf_counter()
     with open(log, "a") as handle:
         command = [sys.executable, "-m", "evalkit", "book", "--profile", profile, "--output", str(output), *options]
-        done = subprocess.run(command,
-                              cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        done = subprocess.run(command, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"book_build: the build failed (exit status {done.returncode}); see {log}")

@@ -196,8 +196,9 @@ def _keep_warm(args):
     before = os.environ.get(ENV)
     if getattr(args, "keep_warm", None) is not None:
         os.environ[ENV] = f"{keep_warm_seconds(args.keep_warm, name='--keep-warm'):g}"
+    else:
+        keep_warm_seconds()  # the environment's value
     try:
-        keep_warm_seconds()
         yield
     finally:
         if before is None:

@@ -347,15 +347,12 @@ def reproduction(P) -> Page:
     else:
         summary = (f"On other data the numbers are not expected to agree: the mean absolute difference is "
                    f"{numbers['difference'].abs().mean():.1f} points, and only the claims above are comparable.")
+    counts = {name: int(verdicts.get(verdict, 0)) for name, verdict in (
+        ("holds", "holds"), ("not_hold", "does not hold"), ("inconclusive", "inconclusive"),
+        ("not_testable", "not testable"))}
     values = glue_all({
-        "claims_total": len(claims), "claims_checked": int(len(claims) - verdicts.get("not testable", 0)),
-        "claims_hold": int(verdicts.get("holds", 0)), "claims_not_hold": int(verdicts.get("does not hold", 0)),
-        "claims_inconclusive": int(verdicts.get("inconclusive", 0)),
-        "claims_not_testable": int(verdicts.get("not testable", 0)),
-        "claims_counts": prose.verdict_counts(holds=int(verdicts.get("holds", 0)),
-                                              not_hold=int(verdicts.get("does not hold", 0)),
-                                              inconclusive=int(verdicts.get("inconclusive", 0)),
-                                              not_testable=int(verdicts.get("not testable", 0))),
+        "claims_total": len(claims), "claims_checked": len(claims) - counts["not_testable"],
+        "claims_counts": prose.verdict_counts(**counts),
         "claims_paper": int((claims["holds in the paper"] == "holds").sum()),
         "claims_failed": ", ".join(f"*{c}*" for c in claims[claims["holds here"] == "does not hold"]["claim"]) or "none",
         "repro_n": len(numbers),

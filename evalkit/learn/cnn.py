@@ -31,6 +31,7 @@ DEFAULT_INPUTS = {"paper": "cnn-input-t3", "han": "cnn-input-han"}
 PRECISIONS = ("auto", "float32", "bfloat16")
 
 
+@functools.lru_cache(maxsize=None)  # the machine does not change while the process runs: asked once, not per fit
 def native_bfloat16() -> bool:
     """Whether this machine computes bfloat16 natively on its CPU (the ``avx512_bf16`` or ``amx_bf16`` flag of
     Linux's ``/proc/cpuinfo``) and TensorFlow sees no GPU; False where that cannot be told."""
@@ -209,7 +210,7 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
             model.optimizer.minimize(loss, model.trainable_variables, tape=tape)
             return loss
 
-        self._infer = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        self._infer = None  # traced again for this model on its first prediction
         rng = np.random.default_rng(seed)
         monitor = _EpochMonitor(self, X, y_index, files, val)
         sampler = _PatchSampler(files[train], train, y_index, len(self.classes_),
@@ -252,19 +253,18 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
         return x, target
 
     def predict_proba(self, X) -> np.ndarray:
-        Xs = self._scale(X)
+        return self._proba_scaled(self._scale(X))
+
+    def _proba_scaled(self, Xs) -> np.ndarray:
+        """Class probabilities (n, n_classes) of scaled patches, 256 at a time through a traced call (eager Keras
+        runs layer by layer), traced once per fitted model."""
         if not len(Xs):
             return np.zeros((0, len(self.classes_)))
-        return np.concatenate([self._predict_batch(Xs[i:i + 256]) for i in range(0, len(Xs), 256)])
-
-    def _predict_batch(self, Xs) -> np.ndarray:
-        """Class probabilities of at most 256 scaled patches (a traced call: eager Keras runs layer by layer)."""
-        infer = getattr(self, "_infer", None)
-        if infer is None:  # a model loaded or unpickled without its traced function
+        if getattr(self, "_infer", None) is None:
             import tensorflow as tf
             model = self.model_
-            infer = self._infer = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-        return infer(Xs).numpy()
+            self._infer = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        return np.concatenate([self._infer(Xs[i:i + 256]).numpy() for i in range(0, len(Xs), 256)])
 
     def predict(self, X):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
@@ -360,7 +360,7 @@ class _EpochMonitor:
         if self.val is None:
             return
         model = self.cnn.model_
-        proba = np.concatenate([self.cnn._predict_batch(self.X_val[i:i + 256]) for i in range(0, len(self.X_val), 256)])
+        proba = self.cnn._proba_scaled(self.X_val)
         loss = float(-np.mean(np.log(proba[np.arange(len(proba)), self.y_val] + 1e-7)))
         balanced, largest = file_balanced_accuracy(proba, self.y_val, self.files_val)
         for key, value in zip(self.history, (loss, float(np.mean(proba.argmax(1) == self.y_val)), balanced, largest)):
