@@ -78,13 +78,17 @@ def tone_patches(tone_task_dir):
 
 @pytest.mark.parametrize("arch,embedding", [("paper", "cnn-input-t3"), ("han", "cnn-input-han")])
 def test_bfloat16_computes_in_bfloat16_with_the_same_weights_and_a_float32_output(arch, embedding):
+    import tensorflow as tf
+
     extractor = get_extractor(embedding)
     cnn = BaselineCNN(arch=arch, input_shape=extractor.frame_shape)
     single = cnn._build(extractor.dim, 4)
     cnn.precision_ = "bfloat16"
     mixed = cnn._build(extractor.dim, 4)
     assert _trainable(mixed) == _trainable(single) and mixed.count_params() == single.count_params()
-    assert {layer.compute_dtype for layer in mixed.layers[:-1]} == {"bfloat16"}
+    random = (tf.keras.layers.Dropout, tf.keras.layers.GaussianNoise)  # random draws stay float32 (fast on CPU)
+    assert {layer.compute_dtype for layer in mixed.layers[:-1] if not isinstance(layer, random)} == {"bfloat16"}
+    assert {layer.compute_dtype for layer in mixed.layers if isinstance(layer, random)} == {"float32"}
     assert {w.dtype.name for w in mixed.weights} == {"float32"}  # weights are kept and updated in float32
     assert mixed.layers[-1].compute_dtype == "float32" and mixed.output.dtype.name == "float32"
 

@@ -39,6 +39,29 @@ def test_plan_lists_each_configuration_once_with_the_most_repetitions_any_sectio
     assert len(early) == 1 and early[0].pooling == "mean"
 
 
+def test_the_learning_curve_trains_the_baseline_at_the_shares_it_names(tone_task_dir):
+    cnn = {"default": {"embedding": "spectrogram", "classifier": "cnn"}}
+    curve = {"embeddings": ["mfcc"], "train_fractions": [0.4, 0.6, 0.8], "repetitions": 2}
+    every = section_runs(_profile(tone_task_dir, baseline=cnn, learning_curve={**curve, "baseline": True}), "curve")
+    named = section_runs(_profile(tone_task_dir, baseline=cnn, learning_curve={**curve, "baseline": [0.4, 0.8]}), "curve")
+    assert sorted(r.train_fraction for r in every if r.label == "baseline") == [0.4, 0.6, 0.8]
+    assert sorted(r.train_fraction for r in named if r.label == "baseline") == [0.4, 0.8]
+    assert sorted(r.train_fraction for r in named if r.label == "mfcc") == [0.4, 0.6, 0.8]
+
+
+@pytest.mark.parametrize("value,message", [
+    ([0.5], "learning_curve.baseline: share 0.5 is not one of the learning curve's train_fractions"),
+    ("yes", "learning_curve.baseline: expected true, false or a list of shares"),
+])
+def test_the_learning_curve_baseline_names_shares_of_the_curve(tone_task_dir, value, message):
+    from evalkit.book.profiles import ProfileError
+
+    curve = {"embeddings": ["mfcc"], "train_fractions": [0.4, 0.8], "baseline": value}
+    with pytest.raises(ProfileError, match=message):
+        _profile(tone_task_dir, baseline={"default": {"embedding": "spectrogram", "classifier": "cnn"}},
+                 learning_curve=curve)
+
+
 def test_every_notebook_reads_known_sections():
     assert set(NOTEBOOK_SECTIONS) == set(NOTEBOOKS)
     for sections in NOTEBOOK_SECTIONS.values():

@@ -38,6 +38,12 @@ def test_learning_curve_mentions_the_baseline_only_when_there_is_one():
     assert "baseline CNN" not in text["shares"] and "against" not in text["average"]
     values.update(lc_baseline_small_value=30.0, lc_gap_small=10.0)
     assert "against 30.0 % for the baseline (a gap of 10.0 points)" in prose.curve(values)["average"]
+    assert prose.curve(values)["shares"].startswith("Every embedding of the learning curve and the baseline CNN are "
+                                                    "trained on 10, 40 and 80 % of the data")
+    values.update(lc_baseline_fractions="10 and 80 %")  # the CNN at some shares only: the page says which
+    shares = prose.curve(values)["shares"]
+    assert shares.startswith("Every embedding of the learning curve is trained on 10, 40 and 80 %")
+    assert "The baseline CNN is trained on 10 and 80 % only" in shares
 
 
 def test_detailed_results_name_the_classifier_and_say_when_there_is_no_baseline():

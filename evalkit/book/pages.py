@@ -315,6 +315,9 @@ def learning_curve(P) -> Page:
               "lc_reps": int(spec["repetitions"]), "lc_table_reps": int(P.repetitions),
               "lc_best_small": best_small, "lc_best_small_value": float(per[best_small].iloc[0])}
     if "baseline" in per:
+        cnn_shares = [f"{100 * f:g}" for f in per.index[per["baseline"].notna()]]
+        values["lc_baseline_fractions"] = "" if len(cnn_shares) == len(per.index) else (
+            ", ".join(cnn_shares[:-1]) + " and " if len(cnn_shares) > 1 else "") + f"{cnn_shares[-1]} %"
         ahead = per[embeddings].max(axis=1) - per["baseline"]
         caught = [f for f in per.index if ahead[f] <= 0]
         values.update({
@@ -324,7 +327,7 @@ def learning_curve(P) -> Page:
             "lc_gap_small": float(ahead.iloc[0])})
     else:
         values.update({"lc_baseline_small_value": _nan(), "lc_summary": "this profile's learning curve has no baseline",
-                       "lc_gap_small": _nan()})
+                       "lc_gap_small": _nan(), "lc_baseline_fractions": ""})
     glue_all(values)
     classifier = CLASSIFIER_NAMES.get(spec["classifier"], spec["classifier"])
     return Page(runs=runs, table=curve_table(runs), title=f"{classifier} on embeddings vs. the CNN baseline",

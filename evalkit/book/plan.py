@@ -115,7 +115,8 @@ def baseline_runs(profile) -> list[Run]:
 
 
 def curve_runs(profile) -> list[Run]:
-    """The learning curve: each of its embeddings (and the baseline) at each training share."""
+    """The learning curve: each of its embeddings at each training share, and the baseline at the shares its
+    ``baseline`` names (all of them when it is true)."""
     spec = profile.curve()
     if spec is None:
         return []
@@ -123,8 +124,9 @@ def curve_runs(profile) -> list[Run]:
     out = []
     for task in profile.tasks:
         for fraction in spec["train_fractions"]:
+            baseline = fraction in spec["baseline"] if isinstance(spec["baseline"], list) else spec["baseline"]
             out += _runs(profile, spec["embeddings"], [spec["classifier"]], train_fraction=fraction,
-                         baseline=spec["baseline"], repetitions=spec["repetitions"], baseline_repetitions=base_reps,
+                         baseline=baseline, repetitions=spec["repetitions"], baseline_repetitions=base_reps,
                          tasks=[task])
     return out
 

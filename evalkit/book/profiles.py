@@ -210,7 +210,16 @@ def validate(data: dict, where: str = "<profile>") -> Profile:
             _check_fraction(f"{at}.train_fractions", f, 1 - test_size)
         if "repetitions" in curve:
             _check_int(f"{at}.repetitions", curve["repetitions"])
-        if curve.get("baseline") and not baseline:
+        curve_baseline = curve.get("baseline", False)
+        if isinstance(curve_baseline, list):
+            for f in curve_baseline:
+                if f not in fractions:
+                    _fail(f"{at}.baseline", f"share {f!r} is not one of the learning curve's train_fractions "
+                                            f"({', '.join(map(str, fractions))})")
+        elif not isinstance(curve_baseline, bool):
+            _fail(f"{at}.baseline", f"expected true, false or a list of shares among train_fractions, "
+                                    f"not {curve_baseline!r}")
+        if curve_baseline and not baseline:
             _fail(f"{at}.baseline", "the learning curve asks for the baseline but the profile has no 'baseline'")
 
     paper_rows = data.get("paper_rows") or {}

@@ -88,7 +88,8 @@ def curve(values: dict) -> dict[str, str]:
     gap = (f", against {_pct(values['lc_baseline_small_value'])} for the baseline (a gap of "
            f"{values['lc_gap_small']:.1f} points)" if not math.isnan(values["lc_baseline_small_value"]) else "")
     trained = ("Every embedding of the learning curve and the baseline CNN are" if not math.isnan(
-        values["lc_baseline_small_value"]) else "Every embedding of the learning curve is")
+        values["lc_baseline_small_value"]) and not values.get("lc_baseline_fractions")
+        else "Every embedding of the learning curve is")
     left_out = (f" The shares of {values['lc_left_out']} are left out: they leave some class of this task with fewer "
                 "than two training recordings." if values.get("lc_left_out") else "")
     reps = values.get("lc_reps")
@@ -96,8 +97,11 @@ def curve(values: dict) -> dict[str, str]:
         f" Each point is the mean over {_reps(reps)}"
         + (f" (the results tables use {values['lc_table_reps']}, so the values at their shares can differ from "
            "theirs)." if values.get("lc_table_reps") not in (None, reps) else "."))
+    cnn_shares = (f" The baseline CNN is trained on {values['lc_baseline_fractions']} only (the profile's "
+                  "learning_curve.baseline: a CNN training takes half a minute or more, an SVM a second)."
+                  if values.get("lc_baseline_fractions") else "")
     return {"shares": f"{trained} trained on {values['lc_fractions']} of the data, always tested on the same 20 % of "
-                      f"recordings.{left_out}{counted}",
+                      f"recordings.{cnn_shares}{left_out}{counted}",
             "average": (f"With only {values['lc_smallest']:g} % of the data, the best embedding is "
                         f"**{values['lc_best_small']}** with {_pct(values['lc_best_small_value'])}{gap}. Over the "
                         f"whole curve, {values['lc_summary']}.")}
