@@ -47,10 +47,14 @@ def test_the_learning_curve_trains_the_baseline_at_the_shares_it_names(tone_task
     assert sorted(r.train_fraction for r in every if r.label == "baseline") == [0.4, 0.6, 0.8]
     assert sorted(r.train_fraction for r in named if r.label == "baseline") == [0.4, 0.8]
     assert sorted(r.train_fraction for r in named if r.label == "mfcc") == [0.4, 0.6, 0.8]
+    # the teaching chapter likewise, always with the lesson's CNN at 80 %
+    teaching = {"embedding": "mfcc", "train_fractions": [0.4, 0.6, 0.8], "repetitions": 1, "baseline": [0.4]}
+    lesson = section_runs(_profile(tone_task_dir, baseline=cnn, teaching=teaching), "teaching")
+    assert sorted(r.train_fraction for r in lesson if r.label == "baseline") == [0.4, 0.8]
 
 
 @pytest.mark.parametrize("value,message", [
-    ([0.5], "learning_curve.baseline: share 0.5 is not one of the learning curve's train_fractions"),
+    ([0.5], "learning_curve.baseline: share 0.5 is not one of the train_fractions"),
     ("yes", "learning_curve.baseline: expected true, false or a list of shares"),
 ])
 def test_the_learning_curve_baseline_names_shares_of_the_curve(tone_task_dir, value, message):

@@ -91,6 +91,7 @@ def _lesson_budget(P, *, train_fractions=None, cnn_epochs=None) -> None:
             raise ParameterError("teaching: train_fractions must list at least one training share, not []")
         P.teaching["train_fractions"] = sorted({float(check_number("teaching", "train_fractions", f, low=0, high=0.8,
                                                                    low_open=True)) for f in shares})
+        P.teaching["baseline"] = True  # the shares asked for: the CNN too, whichever the profile trains it at
     if cnn_epochs is not None and P.baseline:
         from ..learn.registry import get_classifier
 

@@ -38,7 +38,9 @@ _TOP_KEYS = {"name", "description", "tasks", "task_params", "repetitions", "seed
              "baseline", "baseline_repetitions", "tables", "learning_curve", "paper_rows", "teaching", "test_size"}
 _TABLE_KEYS = {"embeddings", "train_fraction", "fusion", "pooling", "baseline", "classifiers"}
 _CURVE_KEYS = {"embeddings", "classifier", "train_fractions", "repetitions", "baseline"}
-_TEACHING_KEYS = {"task", "embedding", "classifier", "train_fractions", "repetitions", "examples_per_class"}
+_TEACHING_KEYS = {"task", "embedding", "classifier", "train_fractions", "repetitions", "examples_per_class", "baseline"}
+#: The teaching chapter's training shares unless its profile names others.
+TEACHING_FRACTIONS = [0.1, 0.4, 0.8]
 _PAPER_ROW_KEYS = {"embedding", "content", "emb_size"}
 
 
@@ -193,8 +195,8 @@ class Profile:
         labels = list(self.embeddings)
         default_embedding = next((e for e in reversed(curve.get("embeddings", [])) if e in labels), labels[-1])
         out = {"task": self.tasks[min(1, len(self.tasks) - 1)], "embedding": default_embedding,
-               "classifier": self.main_classifier, "train_fractions": [0.1, 0.4, 0.8], "repetitions": 1,
-               "examples_per_class": 2}
+               "classifier": self.main_classifier, "train_fractions": list(TEACHING_FRACTIONS), "repetitions": 1,
+               "examples_per_class": 2, "baseline": True}
         out.update(self.teaching or {})
         return out
 

@@ -33,7 +33,8 @@ from ..config import parse_spec, resource_path
 from ..embed.registry import EMBEDDINGS
 from ..learn.registry import CLASSIFIERS
 from .profile import (_CURVE_KEYS, _PAPER_ROW_KEYS, _TABLE_KEYS, _TEACHING_KEYS, _TOP_KEYS, DEFAULT_BASELINE, FUSIONS,
-                      NAMED_PROFILES, POOLINGS, STANDARD_FRACTIONS, TABLE_IDS, Profile, ProfileError)
+                      NAMED_PROFILES, POOLINGS, STANDARD_FRACTIONS, TABLE_IDS, TEACHING_FRACTIONS, Profile,
+                      ProfileError)
 
 def profiles_dir() -> Path:
     """Folder of the named profiles: ``profiles/`` of the checkout, or its copy inside the installed package."""
@@ -210,17 +211,7 @@ def validate(data: dict, where: str = "<profile>") -> Profile:
             _check_fraction(f"{at}.train_fractions", f, 1 - test_size)
         if "repetitions" in curve:
             _check_int(f"{at}.repetitions", curve["repetitions"])
-        curve_baseline = curve.get("baseline", False)
-        if isinstance(curve_baseline, list):
-            for f in curve_baseline:
-                if f not in fractions:
-                    _fail(f"{at}.baseline", f"share {f!r} is not one of the learning curve's train_fractions "
-                                            f"({', '.join(map(str, fractions))})")
-        elif not isinstance(curve_baseline, bool):
-            _fail(f"{at}.baseline", f"expected true, false or a list of shares among train_fractions, "
-                                    f"not {curve_baseline!r}")
-        if curve_baseline and not baseline:
-            _fail(f"{at}.baseline", "the learning curve asks for the baseline but the profile has no 'baseline'")
+        _check_baseline_shares(f"{at}.baseline", curve.get("baseline", False), fractions, bool(baseline))
 
     paper_rows = data.get("paper_rows") or {}
     if not isinstance(paper_rows, dict):
@@ -241,6 +232,9 @@ def validate(data: dict, where: str = "<profile>") -> Profile:
             _check_labels(f"{at}.embedding", [teaching["embedding"]], embeddings)
         for f in teaching.get("train_fractions", []):
             _check_fraction(f"{at}.train_fractions", f, 1 - test_size)
+        if "baseline" in teaching:
+            _check_baseline_shares(f"{at}.baseline", teaching["baseline"],
+                                   teaching.get("train_fractions", TEACHING_FRACTIONS), bool(baseline))
 
     return Profile(name=data["name"], description=str(data.get("description") or ""), tasks=tasks,
                    task_params=dict(task_params), repetitions=repetitions, seed=seed, embeddings=embeddings,
@@ -248,6 +242,19 @@ def validate(data: dict, where: str = "<profile>") -> Profile:
                    tables={k: dict(v) for k, v in tables.items()}, learning_curve=dict(curve) if curve else None,
                    paper_rows={k: dict(v) for k, v in paper_rows.items()}, teaching=dict(teaching) if teaching else None,
                    test_size=float(test_size))
+
+
+def _check_baseline_shares(at: str, value, fractions, profile_has_baseline: bool) -> None:
+    """``baseline`` of the learning curve or the teaching chapter: true, false, or the shares (among
+    ``fractions``) at which the CNN is trained."""
+    if isinstance(value, list):
+        for f in value:
+            if f not in fractions:
+                _fail(at, f"share {f!r} is not one of the train_fractions ({', '.join(map(str, fractions))})")
+    elif not isinstance(value, bool):
+        _fail(at, f"expected true, false or a list of shares among train_fractions, not {value!r}")
+    if value and not profile_has_baseline:
+        _fail(at, "asks for the baseline but the profile has no 'baseline'")
 
 
 def load_profile(name_or_path) -> Profile:

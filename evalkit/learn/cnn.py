@@ -125,8 +125,8 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
         epoch whose weights are kept) and ``stopped_epoch`` (the last epoch trained).
     """
 
-    def __init__(self, arch: str = "paper", input_shape=None, epochs: int = 60, min_epochs: int = 20,
-                 patience: int = 12, batch_size: int = 32, min_batches: int = 8, mixup: float = 0.4,
+    def __init__(self, arch: str = "paper", input_shape=None, epochs: int = 50, min_epochs: int = 20,
+                 patience: int = 10, batch_size: int = 32, min_batches: int = 8, mixup: float = 0.4,
                  shift_bins: int = 0, tilt: float = 0.0, learning_rate: float = 1e-3, clipnorm: float = 1.0,
                  validation_fraction: float = 0.2, precision: str = "auto", random_state=None):
         self.arch, self.input_shape, self.epochs, self.min_epochs = arch, input_shape, epochs, min_epochs
