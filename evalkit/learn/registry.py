@@ -18,8 +18,10 @@ CLASSIFIERS = Registry(
         "cnn": "evalkit.learn.cnn:BaselineCNN",
         "cnn-han": "evalkit.learn.cnn:BaselineCNN",
     },
+    # Han's network learns more slowly on small data: on D2 at 80 %, two of three runs stopped at epochs 30-35
+    # (patience 10) while their validation accuracy still rose (62.1 ± 16.2 %); kept from epoch 35: 75.4 ± 7.7 %.
     defaults={"d128": {"hidden_units": 128}, "d512": {"hidden_units": 512}, "cnn": {"arch": "paper"},
-              "cnn-han": {"arch": "han"}},
+              "cnn-han": {"arch": "han", "min_epochs": 35}},
 )
 
 
