@@ -113,8 +113,8 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
     precision : {"auto", "float32", "bfloat16"}
         Arithmetic of the layers (weights and the softmax stay float32). ``"auto"``: bfloat16 on a CPU with native
         bfloat16 instructions (AVX512-BF16 or AMX; per training step about 1.4× faster for ``paper`` and 2× for
-        ``han`` on 2 cores, same accuracy on the demo tasks), float32 elsewhere (emulated bfloat16 would be slower) and on GPUs. :attr:`history_` records
-        the precision used.
+        ``han`` on 2 cores, same accuracy on the demo tasks), float32 elsewhere (emulated bfloat16 would be slower)
+        and on GPUs. :attr:`history_` records the precision used.
     random_state : int or None
 
     Attributes
@@ -277,7 +277,7 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
                                  "use it with a 'spectrogram' embedding (e.g. cnn-input-t3)")
         # Every layer but the output computes in the chosen precision (a per-layer policy: no global Keras state).
         # Noise and dropout draw random numbers, which TensorFlow draws several times slower in bfloat16 than in
-        # float32 on CPU (bfloat16 dropout made a third of a training step): they stay float32.
+        # float32 on CPU (in bfloat16 they made a sixth of the paper network's training step): they stay float32.
         policy = "mixed_bfloat16" if getattr(self, "precision_", "float32") == "bfloat16" else "float32"
         L = SimpleNamespace(**{name: functools.partial(getattr(tf.keras.layers, name), dtype=policy) for name in (
             "Reshape", "Conv2D", "MaxPooling2D", "GlobalMaxPooling2D", "Dense", "ZeroPadding2D",
