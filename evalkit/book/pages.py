@@ -301,6 +301,12 @@ def baseline_models(P) -> Page:
                 results_html=table_html(P, runs, published=published, direct=compares_directly(P)))
 
 
+def _shares_text(fractions) -> str:
+    """``[0.1, 0.4, 0.8]`` -> ``"10, 40 and 80 %"``."""
+    shares = [f"{100 * f:g}" for f in fractions]
+    return (", ".join(shares[:-1]) + " and " if len(shares) > 1 else "") + f"{shares[-1]} %"
+
+
 def learning_curve(P) -> Page:
     """Accuracy over the training share, per task and averaged over tasks."""
     runs = collect_curve(P)
@@ -308,17 +314,14 @@ def learning_curve(P) -> Page:
     per = runs.groupby(["label", "train_fraction", "repetition"])["accuracy"].mean().groupby(level=[0, 1]).mean().unstack(0)
     embeddings = [c for c in per.columns if c != "baseline"]
     best_small = per[embeddings].iloc[0].idxmax()
-    shares = [f"{100 * f:g}" for f in spec["train_fractions"]]
     left_out = [f for f in STANDARD_FRACTIONS if f < min(spec["train_fractions"])] if P.single_run else []
-    values = {"lc_smallest": 100 * per.index[0],
-              "lc_fractions": (", ".join(shares[:-1]) + " and " if len(shares) > 1 else "") + f"{shares[-1]} %",
+    values = {"lc_smallest": 100 * per.index[0], "lc_fractions": _shares_text(spec["train_fractions"]),
               "lc_left_out": " and ".join(f"{100 * f:g} %" for f in left_out),
               "lc_reps": int(spec["repetitions"]), "lc_table_reps": int(P.repetitions),
               "lc_best_small": best_small, "lc_best_small_value": float(per[best_small].iloc[0])}
     if "baseline" in per:
-        cnn_shares = [f"{100 * f:g}" for f in per.index[per["baseline"].notna()]]
-        values["lc_baseline_fractions"] = "" if len(cnn_shares) == len(per.index) else (
-            ", ".join(cnn_shares[:-1]) + " and " if len(cnn_shares) > 1 else "") + f"{cnn_shares[-1]} %"
+        cnn_shares = per.index[per["baseline"].notna()]
+        values["lc_baseline_fractions"] = "" if len(cnn_shares) == len(per.index) else _shares_text(cnn_shares)
         ahead = per[embeddings].max(axis=1) - per["baseline"]
         caught = [f for f in per.index if ahead[f] <= 0]
         values.update({
