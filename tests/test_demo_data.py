@@ -93,7 +93,7 @@ def test_resume_and_parameter_mismatch(tmp_path):
         generate_demo_task("D6", tmp_path, files_per_class=3, files_per_group=2, duration=1.0, progress=False)
     marker = json.loads((folder / ".complete.json").read_text())
     (folder / ".complete.json").write_text(json.dumps({**marker, "generator": "2"}))  # data of an older evalkit
-    with pytest.raises(ParameterError, match="generator '2' \\(wanted '3'\\)"):
+    with pytest.raises(ParameterError, match=f"generator '2' \\(wanted '{GENERATOR_VERSION}'\\)"):
         generate_demo_task("D6", tmp_path, files_per_class=2, files_per_group=2, duration=1.0, progress=False)
 
 

@@ -27,7 +27,7 @@ def demo_task(task_id: str, *, root=None, seed: int = DEMO_DEFAULTS["seed"],
 
     The defaults give 80 recordings of one 3-s file per class, so that a 10 % training share still holds 8
     recordings per class. Each version of the generators and each parameter set is generated into its own folder,
-    ``<data>/demo/v3-s20-n80-g1-d3/<task>`` (:func:`~evalkit.data.synth.demo_folder_name`): a reduced test profile
+    ``<data>/demo/v4-s20-n80-g1-d3/<task>`` (:func:`~evalkit.data.synth.demo_folder_name`): a reduced test profile
     never overwrites the full demo data, and data of an older generator are never reused nor in the way. Nothing is
     generated here: :meth:`DemoTask.prepare` does that.
 

@@ -121,31 +121,36 @@ def _d3_speech_music(rng, group_rng, label, duration):
 # ----------------------------------------------------------------------------------------------- industrial sounds
 
 def _d4_engine(rng, group_rng, label, duration):
-    """D4: electric motor: shaft harmonics, 2x line-frequency hum, slot harmonics, fan noise; bearing
-    faults (engine2_broken) excite a structural resonance at the outer-race defect frequency; heavy load
-    (engine3_heavyload) lowers the speed (slip), raises low harmonics and adds torque ripple."""
+    """D4: an induction motor: shaft harmonics, electromagnetic hum at twice the mains frequency and its harmonics,
+    slot harmonics, fan noise. A bearing fault (engine2_broken) excites a structural resonance at the outer-race
+    defect frequency. Heavy load (engine3_heavyload) draws more current, so the electromagnetic hum is louder, and
+    runs at a larger slip, which makes it beat at the pole-pass frequency (the growl of a loaded motor); its low
+    shaft harmonics are stronger."""
     n = int(duration * SR)
     t = np.arange(n) / SR
-    f_rot = group_rng.uniform(20, 50)
+    heavy = label == "engine3_heavyload"
     line = group_rng.choice([50.0, 60.0])
-    if label == "engine3_heavyload":
-        f_rot *= group_rng.uniform(0.85, 0.95)
-    f_rot *= 1 + 0.002 * rng.standard_normal()
+    pole_pairs = int(group_rng.integers(1, 3))  # a 2- or 4-pole motor
+    slip = group_rng.uniform(0.03, 0.06) if heavy else group_rng.uniform(0.005, 0.015)
+    f_rot = line / pole_pairs * (1 - slip) * (1 + 0.001 * rng.standard_normal())
     wobble = 1 + 0.003 * np.sin(2 * np.pi * rng.uniform(0.2, 1) * t)
     phase = 2 * np.pi * f_rot * np.cumsum(wobble) / SR
     amps = group_rng.uniform(0.2, 1.0, 12) / np.arange(1, 13) ** 0.7
-    if label == "engine3_heavyload":
+    if heavy:
         amps[:4] *= group_rng.uniform(1.5, 2.5)
     x = sum(a * np.sin(h * phase + rng.uniform(0, 6)) for h, a in enumerate(amps, start=1))
-    x += group_rng.uniform(0.2, 0.8) * np.sin(2 * np.pi * 2 * line * t)
+    pole_pass = 2 * pole_pairs * slip * line  # Hz: 0.5-3.6 at light load, 3-14 at heavy load
+    depth = group_rng.uniform(0.5, 0.8) if heavy else group_rng.uniform(0.05, 0.2)
+    beat = 1 + depth * np.sin(2 * np.pi * pole_pass * t + rng.uniform(0, 6))
+    hum_level = group_rng.uniform(0.2, 0.8) * (group_rng.uniform(2.5, 4.0) if heavy else 1.0)
+    hum = sum(hum_level / k * np.sin(2 * np.pi * 2 * k * line * t + rng.uniform(0, 6)) for k in (1, 2, 3))
     slots = int(group_rng.integers(24, 48))
-    x += group_rng.uniform(0.05, 0.3) * np.sin(slots * phase) * (1 + 0.5 * np.sin(2 * np.pi * 2 * line * t))
-    if label == "engine3_heavyload":
-        x *= 1 + group_rng.uniform(0.2, 0.4) * np.sin(phase)  # torque ripple
+    hum += hum_level * group_rng.uniform(0.1, 0.5) * np.sin(slots * phase)
+    x += hum * beat
     x += group_rng.uniform(0.1, 0.4) * _bandpass(rng.standard_normal(n), 300, group_rng.uniform(2000, 6000))
     if label == "engine2_broken":
         bpfo = f_rot * group_rng.uniform(3.05, 3.6)
-        f_res, strength = group_rng.uniform(2500, 5000), group_rng.uniform(0.4, 1.5)
+        f_res, strength = group_rng.uniform(2500, 5000), group_rng.uniform(1.0, 2.5)
         ring = np.exp(-np.arange(int(0.01 * SR)) / (SR * group_rng.uniform(0.001, 0.003)))
         ring *= np.sin(2 * np.pi * f_res * np.arange(len(ring)) / SR)
         pulses = np.zeros(n)
@@ -249,7 +254,7 @@ def _write_wav(path: Path, audio: np.ndarray) -> None:
         raise
 
 
-GENERATOR_VERSION = "3"  # bump whenever a change to the generators changes the audio: old folders are then not reused
+GENERATOR_VERSION = "4"  # bump whenever a change to the generators changes the audio: old folders are then not reused
 DEMO_DEFAULTS = {"seed": 20, "files_per_class": 80, "files_per_group": 1, "duration": 3.0}
 
 
@@ -278,7 +283,7 @@ def demo_params(task_id: str, *, seed: int, files_per_class: int, files_per_grou
 
 def demo_folder_name(*, seed: int, files_per_class: int, files_per_group: int, duration: float) -> str:
     """Folder of a demo data set inside ``<data>/demo``, named by generator version and parameters
-    (``v3-s20-n80-g1-d3``): data of another version or other parameters lie beside it and are never reused."""
+    (``v4-s20-n80-g1-d3``): data of another version or other parameters lie beside it and are never reused."""
     return f"v{GENERATOR_VERSION}-s{seed}-n{files_per_class}-g{files_per_group}-d{float(duration):g}"
 
 
