@@ -13,12 +13,15 @@ from evalkit.book.verdicts import Rule, paired_interval
 TASKS = ["D1", "D2", "D3"]
 
 
-def rows(label, classifier, accuracies, *, fusion="late", kind="embedding", row=None):
-    """Results rows (one per task × repetition) of one configuration: ``accuracies[t][r]`` of task t, repetition r."""
+def rows(label, classifier, accuracies, *, fusion="late", kind="embedding", row=None, frames_per_file=3):
+    """Results rows (one per task × repetition) of one configuration: ``accuracies[t][r]`` of task t, repetition r;
+    ``frames_per_file``: one number, or one per task."""
     name = {"svm": "SVM", "d128": "D128", "d512": "D512"}.get(classifier, classifier.upper())
     row = row or ("baseline CNN" if kind == "baseline" else f"{label} · {name}" + (f" · {fusion}" if fusion == "early" else ""))
+    frames = frames_per_file if isinstance(frames_per_file, list) else [frames_per_file] * len(accuracies)
     return [{"task": TASKS[t], "repetition": r, "accuracy": float(a), "label": label, "classifier": classifier,
-             "classifier_name": classifier, "fusion": fusion, "kind": kind, "row": row}
+             "classifier_name": classifier, "fusion": fusion, "kind": kind, "row": row,
+             "n_train_files": 10, "n_train_frames": 10 * frames[t]}
             for t, per_task in enumerate(accuracies) for r, a in enumerate(per_task)]
 
 
@@ -131,6 +134,24 @@ def test_late_beats_early_compares_one_configuration_on_the_same_splits():
     # the late-fusion counterpart may come from Table I
     assert verdict("late beats early fusion", {"I": table(late), "III": table(early)}) == "holds"
     assert verdict("late beats early fusion", {"I": table(late)}) == "not testable"
+
+
+def test_late_beats_early_is_judged_where_files_have_several_frames():
+    """With one frame per file, late and early fusion classify the same vector: the same numbers, never a verdict."""
+    one_late = rows("env", "svm", shifted(REF, 10), frames_per_file=1)
+    one_early = rows("env", "svm", shifted(REF, 10), fusion="early", frames_per_file=1)
+    several_late, several_early = rows("emb", "svm", shifted(REF, 3)), rows("emb", "svm", REF, fusion="early")
+    result = check_claims({"III": table(one_late, one_early, several_late, several_early)}, DOMAINS)
+    found = result.set_index("claim").loc["late beats early fusion"]
+    # the single-frame embedding has the better early-fusion average, but the claim is judged on the other one
+    assert found["holds here"] == "holds" and found["this profile"].startswith("emb · svm")
+    assert verdict("late beats early fusion", {"III": table(one_late, one_early)}) == "not testable"
+    # a task where the chosen embedding gives one frame per file is left out, and the evidence says so
+    mixed_late = rows("emb", "svm", shifted(REF, 3), frames_per_file=[3, 3, 1])
+    mixed_early = rows("emb", "svm", shifted(REF, 0), fusion="early", frames_per_file=[3, 3, 1])
+    evidence = check_claims({"III": table(mixed_late, mixed_early)}, DOMAINS).set_index("claim").loc[
+        "late beats early fusion", "this profile"]
+    assert "without D3: one frame per file there" in evidence and "over 6 paired runs" in evidence
 
 
 @pytest.mark.parametrize("svm_shift, expected", [(-1.0, "holds"), (-6.0, "does not hold")])

@@ -93,3 +93,22 @@ def test_verdict_counts_agree_with_their_numbers():
         "**0 hold** here, 1 does not hold, 6 are inconclusive and 0 cannot be tested")
     assert prose.verdict_counts(holds=1, not_hold=2, inconclusive=1, not_testable=3) == (
         "**1 holds** here, 2 do not hold, 1 is inconclusive and 3 cannot be tested")
+
+
+def test_table_iii_names_the_embeddings_whose_late_and_early_fusion_coincide():
+    import pandas as pd
+
+    from evalkit.book.pages import one_frame_embeddings
+
+    runs = pd.DataFrame({"label": ["birdnet", "birdnet", "musicnn", "musicnn", "baseline"],
+                         "kind": ["embedding"] * 4 + ["baseline"], "n_train_files": [80, 80, 80, 80, 80],
+                         "n_train_frames": [80, 80, 240, 80, 80]})
+    assert one_frame_embeddings(runs) == ["birdnet"]  # musicnn has several frames in one run; the CNN is no embedding
+    assert one_frame_embeddings(runs.drop(columns="n_train_frames")) == []  # results that do not say
+    values = {f"tab{t}_{k}": v for t in ("I", "II", "III", "IV", "V")
+              for k, v in (("best", "–"), ("best_avg", NAN), ("baseline", NAN))}
+    values.update(tabIII_best="birdnet · SVM · early", tabIII_best_avg=87.0, tabIV_pair="–", tabV_pair="–",
+                  tabIII_one_frame="birdnet")
+    text = prose.tables(values, is_demo=True)["III"]
+    assert "birdnet gives one frame per file here" in text and "same results" in text
+    assert "one frame" not in prose.tables({**values, "tabIII_one_frame": ""}, is_demo=True)["III"]

@@ -206,12 +206,23 @@ def results_tables(P) -> Page:
         else:
             pairs[table_id] = " vs. ".join(f"{label} ({P.extractor(label).dim} values)"
                                            for label in spec["embeddings"]) if spec else "–"
-    values.update({"tabIV_pair": pairs["IV"], "tabV_pair": pairs["V"]})
+    values.update({"tabIV_pair": pairs["IV"], "tabV_pair": pairs["V"],
+                   "tabIII_one_frame": ", ".join(one_frame_embeddings(tables["III"]))})
     glue_all(values)
     fusion_html = "" if tables["III"].empty else frame_html(fusion_comparison(tables["III"]),
                                                           caption="Average over tasks: late vs. early fusion")
     return Page(tables=tables, everything=_concat(tables.values()), fusion_html=fusion_html, values=values,
                 text=Page(**prose.tables(values, P.is_demo)))
+
+
+def one_frame_embeddings(results: pd.DataFrame) -> list[str]:
+    """Embeddings (labels) whose every training file has one frame in ``results``: late and early fusion classify
+    the same vector there, so their rows of Table III are the same runs under two names."""
+    if results.empty or not {"n_train_frames", "n_train_files"} <= set(results.columns):
+        return []
+    emb = results[results["kind"] == "embedding"]
+    single = (emb["n_train_frames"] <= emb["n_train_files"]).groupby(emb["label"], sort=False).all()
+    return [label for label, one in single.items() if one]
 
 
 def _concat(frames) -> pd.DataFrame:

@@ -105,17 +105,24 @@ def published_long() -> pd.DataFrame:
 
 
 def profile_long(tables: dict) -> pd.DataFrame:
-    """A profile's tables (``{"I": results, ...}``, one row per repetition) in the same long form."""
+    """A profile's tables (``{"I": results, ...}``, one row per repetition) in the same long form, with each run's
+    ``frames_per_file``."""
     frames = []
     for table_id, results in tables.items():
         if results is None or results.empty:
             continue
         part = results.rename(columns={"label": "variant"}).assign(table=table_id)
         part["classifier"] = np.where(part["kind"] == "baseline", "cnn", part["classifier_name"])
-        frames.append(part[["table", "row", "variant", "classifier", "fusion", "kind", "task", "repetition",
-                            "accuracy"]])
-    columns = ["table", "row", "variant", "classifier", "fusion", "kind", "task", "repetition", "accuracy"]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+        part["frames_per_file"] = (part["n_train_frames"] / part["n_train_files"]
+                                   if {"n_train_frames", "n_train_files"} <= set(part.columns) else np.nan)
+        frames.append(part[PROFILE_COLUMNS])
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PROFILE_COLUMNS)
+
+
+#: Columns of :func:`profile_long`; ``frames_per_file`` is the mean number of embedding frames of a training file
+#: (NaN when the results do not say).
+PROFILE_COLUMNS = ["table", "row", "variant", "classifier", "fusion", "kind", "task", "repetition", "accuracy",
+                   "frames_per_file"]
 
 
 @dataclass
