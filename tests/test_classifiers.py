@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from evalkit import BaselineCNN, DenseClassifier, LinearSVM, get_classifier
+from evalkit.config import ParameterError
 from evalkit.learn.classifiers import class_scores
 
 
@@ -48,6 +49,33 @@ def test_dense_classifier_learns_is_seeded_and_stops_early(units):
     np.testing.assert_array_equal(same.predict_proba(X), proba)
     other = DenseClassifier(hidden_units=units, random_state=2).fit(X[::2], y[::2], groups=groups[::2])
     assert not np.array_equal(other.predict_proba(X), proba)
+
+
+def few_training_files(seed, files=38, frames=3, dim=200, classes=3):
+    """Frames of ``files`` recordings per class (each recording off its class centre), as embeddings of a hard task."""
+    rng = np.random.default_rng(seed)
+    centres = 0.5 * rng.standard_normal((classes, dim))
+    y = np.repeat(np.arange(classes), files * frames)
+    recording = np.repeat(np.arange(classes * files), frames)
+    X = centres[y] + 1.5 * rng.standard_normal((classes * files, dim))[recording] + 4 * rng.standard_normal((len(y), dim))
+    return X.astype(np.float32), np.array([f"c{i}" for i in y]), recording
+
+
+def test_dense_classifier_keeps_a_trained_network_when_training_files_are_few():
+    """Eight training files per class (10 % of a demo task) make one batch per pass, and the validation loss of the
+    three held-out files can be lowest after the first update. Kept from there (min_batches=min_epochs=1), the
+    network is barely trained; the defaults (8 batches per epoch, kept from epoch 10) keep a trained one."""
+    X, y, recording = few_training_files(seed=9)
+    train = recording % 38 < 8
+    barely = DenseClassifier(min_batches=1, min_epochs=1, random_state=9).fit(X[train], y[train], groups=recording[train])
+    trained = DenseClassifier(random_state=9).fit(X[train], y[train], groups=recording[train])
+    assert len(barely.history_["loss"]) == 1 + barely.patience  # its best epoch was the first
+    assert len(trained.history_["loss"]) >= trained.min_epochs + trained.patience
+    accuracy = {name: (model.predict(X[~train]) == y[~train]).mean() for name, model in
+                (("barely", barely), ("trained", trained))}
+    assert accuracy["trained"] > accuracy["barely"] + 0.1 and accuracy["trained"] > 0.45  # chance: 1/3
+    with pytest.raises(ParameterError, match="min_epochs"):
+        DenseClassifier(min_epochs=0)
 
 
 def test_standardisation_uses_training_data_only():

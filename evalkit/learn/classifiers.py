@@ -113,7 +113,7 @@ class DenseClassifier(ClassifierMixin, BaseEstimator):
     """One hidden dense layer (ReLU) with dropout and a softmax output: the paper's D128 / D512.
 
     Trained with Adam on the cross-entropy, with early stopping on the loss of a validation split of
-    whole files (the weights of the best epoch are kept). Implemented in NumPy: for networks this
+    whole files (the weights of the best epoch from ``min_epochs`` on are kept). Implemented in NumPy: for networks this
     small it is faster than a deep-learning framework on a CPU and gives bit-identical results for
     the same ``random_state``.
 
@@ -124,9 +124,16 @@ class DenseClassifier(ClassifierMixin, BaseEstimator):
     dropout : float
         Dropout rate after the hidden layer, in [0, 1).
     epochs : int
-        Maximum number of passes over the training frames, at least 1.
+        Most epochs to train, at least 1. An epoch is one pass over the training frames, or as many whole passes
+        as ``min_batches`` batches need.
     batch_size : int
         At least 1.
+    min_batches : int
+        Least batches per epoch, at least 1: with few training files (10 % of a small data set gives one batch per
+        pass) an epoch still means several updates.
+    min_epochs : int
+        The first epoch whose weights may be kept, at least 1: the validation loss of a few held-out files can be
+        lowest for a barely trained network, which gives most files one class.
     learning_rate : float
         Adam step size, in (0, 1].
     patience : int
@@ -137,8 +144,10 @@ class DenseClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, hidden_units: int = 128, dropout: float = 0.5, epochs: int = 200, batch_size: int = 64,
-                 learning_rate: float = 1e-3, patience: int = 15, validation_fraction: float = 0.15, random_state=None):
+                 min_batches: int = 8, min_epochs: int = 10, learning_rate: float = 1e-3, patience: int = 15,
+                 validation_fraction: float = 0.15, random_state=None):
         self.hidden_units, self.dropout, self.epochs, self.batch_size = hidden_units, dropout, epochs, batch_size
+        self.min_batches, self.min_epochs = min_batches, min_epochs
         self.learning_rate, self.patience, self.validation_fraction = learning_rate, patience, validation_fraction
         self.random_state = random_state
         self._check_params()
@@ -146,7 +155,7 @@ class DenseClassifier(ClassifierMixin, BaseEstimator):
     def _check_params(self) -> None:
         """Each parameter in its range (kept as given: scikit-learn's ``clone`` needs them unchanged)."""
         name = "dense classifier (d128, d512)"
-        for key in ("hidden_units", "epochs", "batch_size", "patience"):
+        for key in ("hidden_units", "epochs", "batch_size", "min_batches", "min_epochs", "patience"):
             check_number(name, key, getattr(self, key), low=1, whole=True)
         check_number(name, "dropout", self.dropout, low=0, high=1, high_open=True)
         check_number(name, "learning_rate", self.learning_rate, low=0, high=1, low_open=True)
@@ -189,8 +198,10 @@ class DenseClassifier(ClassifierMixin, BaseEstimator):
         best, best_loss, waited = [w.copy() for w in weights], np.inf, 0
         history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
         monitor_X, monitor_y = (Xs[val], y_index[val]) if val is not None else (Xs[train], y_index[train])
-        for _ in range(self.epochs):
-            order = train[rng.permutation(len(train))]
+        passes = max(1, -(-int(self.min_batches) * int(self.batch_size) // len(train)))  # ceil: whole passes
+        first = min(int(self.min_epochs), int(self.epochs))
+        for epoch in range(self.epochs):
+            order = np.concatenate([train[rng.permutation(len(train))] for _ in range(passes)])
             for start in range(0, len(order), self.batch_size):
                 batch = order[start:start + self.batch_size]
                 xb, yb = Xs[batch], y_index[batch]
@@ -211,6 +222,8 @@ class DenseClassifier(ClassifierMixin, BaseEstimator):
             val_loss, val_accuracy = self._loss(monitor_X, monitor_y, weights)
             for name, value in zip(history, (loss, accuracy, val_loss, val_accuracy)):
                 history[name].append(value)
+            if epoch + 1 < first:
+                continue
             if val_loss < best_loss - 1e-4:
                 best, best_loss, waited = [w.copy() for w in weights], val_loss, 0
             else:

@@ -33,8 +33,9 @@ from .store import ResultStore
 #: normalisation, dropout 0.25 after pooling, gradient clipping), CNNs trained with class weights and keeping the
 #: epoch of the best balanced accuracy on validation recordings; validation sets of every network hold out whole
 #: recordings per class. 4: the CNN's noise and dropout computed in float32 beside bfloat16 layers; at most 50
-#: epochs, 10 of patience, kept from epoch 20 (Han's network: 35).
-RESULTS_VERSION = "4"
+#: epochs, 10 of patience, kept from epoch 20 (Han's network: 35). 5: the dense classifiers' epochs make at least 8
+#: batches, and their weights are kept from epoch 10 on.
+RESULTS_VERSION = "5"
 FUSIONS = ("late", "early")
 POOLINGS = ("mean", "mean+std")
 
