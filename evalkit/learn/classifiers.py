@@ -113,9 +113,9 @@ class DenseClassifier(ClassifierMixin, BaseEstimator):
     """One hidden dense layer (ReLU) with dropout and a softmax output: the paper's D128 / D512.
 
     Trained with Adam on the cross-entropy, with early stopping on the loss of a validation split of
-    whole files (the weights of the best epoch from ``min_epochs`` on are kept). Implemented in NumPy: for networks this
-    small it is faster than a deep-learning framework on a CPU and gives bit-identical results for
-    the same ``random_state``.
+    whole files (the weights of the best epoch from ``min_epochs`` on are kept). Implemented in NumPy, in float32:
+    for networks this small it is faster than a deep-learning framework on a CPU and gives bit-identical results
+    for the same ``random_state`` (float64 took 2-3.6 times as long for the same accuracy).
 
     Parameters
     ----------
@@ -167,7 +167,7 @@ class DenseClassifier(ClassifierMixin, BaseEstimator):
         hidden = np.maximum(X @ W1 + b1, 0.0)
         mask = None
         if rng is not None and self.dropout > 0:
-            mask = (rng.random(hidden.shape) >= self.dropout) / (1.0 - self.dropout)
+            mask = (rng.random(hidden.shape, dtype=np.float32) >= self.dropout).astype(np.float32) / np.float32(1.0 - self.dropout)
             hidden = hidden * mask
         logits = hidden @ W2 + b2
         logits -= logits.max(axis=1, keepdims=True)
@@ -183,7 +183,7 @@ class DenseClassifier(ClassifierMixin, BaseEstimator):
         """Train on ``X`` (n, dim) with labels ``y``; ``groups`` (e.g. file ids) keep validation
         frames out of the training files."""
         self._check_params()  # set_params does not pass through __init__
-        X = np.asarray(X, dtype=np.float64)
+        X = np.asarray(X, dtype=np.float32)
         self.classes_, y_index = np.unique(np.asarray(y), return_inverse=True)
         seed = 0 if self.random_state is None else int(self.random_state)
         rng = np.random.default_rng(seed)
@@ -191,8 +191,8 @@ class DenseClassifier(ClassifierMixin, BaseEstimator):
         self.scaler_ = StandardScaler().fit(X[train])
         Xs = self.scaler_.transform(X)
         n_in, n_out, n_hidden = X.shape[1], len(self.classes_), int(self.hidden_units)
-        weights = [rng.normal(0, np.sqrt(2.0 / n_in), (n_in, n_hidden)), np.zeros(n_hidden),
-                   rng.normal(0, np.sqrt(1.0 / n_hidden), (n_hidden, n_out)), np.zeros(n_out)]
+        weights = [w.astype(np.float32) for w in (rng.normal(0, np.sqrt(2.0 / n_in), (n_in, n_hidden)), np.zeros(n_hidden),
+                                                  rng.normal(0, np.sqrt(1.0 / n_hidden), (n_hidden, n_out)), np.zeros(n_out))]
         moments = [[np.zeros_like(w), np.zeros_like(w)] for w in weights]
         beta1, beta2, step = 0.9, 0.999, 0
         best, best_loss, waited = [w.copy() for w in weights], np.inf, 0
@@ -214,10 +214,13 @@ class DenseClassifier(ClassifierMixin, BaseEstimator):
                     d_hidden *= mask
                 grads = [xb.T @ d_hidden, d_hidden.sum(0), hidden.T @ d_logits, d_logits.sum(0)]
                 step += 1
-                for w, g, m in zip(weights, grads, moments):
-                    m[0] = beta1 * m[0] + (1 - beta1) * g
-                    m[1] = beta2 * m[1] + (1 - beta2) * g * g
-                    w -= self.learning_rate * (m[0] / (1 - beta1 ** step)) / (np.sqrt(m[1] / (1 - beta2 ** step)) + 1e-8)
+                rate, unbias = self.learning_rate / (1 - beta1 ** step), 1 / (1 - beta2 ** step)
+                for w, g, (m, v) in zip(weights, grads, moments):  # Adam, in place (the updates dominate the time)
+                    m *= beta1
+                    m += (1 - beta1) * g
+                    v *= beta2
+                    v += (1 - beta2) * g * g
+                    w -= rate * m / (np.sqrt(v * unbias) + 1e-8)
             loss, accuracy = self._loss(Xs[train], y_index[train], weights)
             val_loss, val_accuracy = self._loss(monitor_X, monitor_y, weights)
             for name, value in zip(history, (loss, accuracy, val_loss, val_accuracy)):
@@ -235,7 +238,7 @@ class DenseClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        return self._forward(self.scaler_.transform(np.asarray(X, dtype=np.float64)), self.weights_)[2]
+        return self._forward(self.scaler_.transform(np.asarray(X, dtype=np.float32)), self.weights_)[2]
 
     def predict(self, X):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

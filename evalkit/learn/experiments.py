@@ -34,7 +34,7 @@ from .store import ResultStore
 #: epoch of the best balanced accuracy on validation recordings; validation sets of every network hold out whole
 #: recordings per class. 4: the CNN's noise and dropout computed in float32 beside bfloat16 layers; at most 50
 #: epochs, 10 of patience, kept from epoch 20 (Han's network: 35). 5: the dense classifiers' epochs make at least 8
-#: batches, and their weights are kept from epoch 10 on.
+#: batches, their weights are kept from epoch 10 on, and they compute in float32.
 RESULTS_VERSION = "5"
 FUSIONS = ("late", "early")
 POOLINGS = ("mean", "mean+std")
