@@ -98,7 +98,7 @@ def test_verdict_counts_agree_with_their_numbers():
 def test_table_iii_names_the_embeddings_whose_late_and_early_fusion_coincide():
     import pandas as pd
 
-    from evalkit.book.pages import one_frame_embeddings
+    from evalkit.book.verdicts import one_frame_embeddings
 
     runs = pd.DataFrame({"label": ["birdnet", "birdnet", "musicnn", "musicnn", "baseline"],
                          "kind": ["embedding"] * 4 + ["baseline"], "n_train_files": [80, 80, 80, 80, 80],

@@ -15,6 +15,7 @@ import pandas as pd
 from ..config import ParameterError, check_number, format_spec, parse_spec
 from . import NOTEBOOK_SECTIONS, prose
 from .claims import check_claims
+from .verdicts import one_frame_embeddings
 from .display import build_banner, chance_levels, glue, task_title
 from .plan import (baseline_run, collect, collect_curve, collect_table, compute, detailed_runs, main_fractions, plan,
                    teaching_runs)
@@ -198,31 +199,16 @@ def results_tables(P) -> Page:
         name, value = _best_row(results, early=table_id == "III")
         values.update({f"tab{table_id}_best": name, f"tab{table_id}_best_avg": value,
                        f"tab{table_id}_baseline": _baseline_avg(results)})
-    pairs = {}
-    for table_id in ("IV", "V"):
-        spec = P.table(table_id)
-        if table_id == "IV":
-            pairs[table_id] = " vs. ".join(f"{label} = `{P.spec(label)}`" for label in spec["embeddings"]) if spec else "–"
-        else:
-            pairs[table_id] = " vs. ".join(f"{label} ({P.extractor(label).dim} values)"
-                                           for label in spec["embeddings"]) if spec else "–"
-    values.update({"tabIV_pair": pairs["IV"], "tabV_pair": pairs["V"],
-                   "tabIII_one_frame": ", ".join(one_frame_embeddings(tables["III"]))})
+    iv, v = P.table("IV"), P.table("V")
+    values.update({
+        "tabIV_pair": " vs. ".join(f"{label} = `{P.spec(label)}`" for label in iv["embeddings"]) if iv else "–",
+        "tabV_pair": " vs. ".join(f"{label} ({P.extractor(label).dim} values)" for label in v["embeddings"]) if v else "–",
+        "tabIII_one_frame": ", ".join(one_frame_embeddings(tables["III"]))})
     glue_all(values)
     fusion_html = "" if tables["III"].empty else frame_html(fusion_comparison(tables["III"]),
                                                           caption="Average over tasks: late vs. early fusion")
     return Page(tables=tables, everything=_concat(tables.values()), fusion_html=fusion_html, values=values,
                 text=Page(**prose.tables(values, P.is_demo)))
-
-
-def one_frame_embeddings(results: pd.DataFrame) -> list[str]:
-    """Embeddings (labels) whose every training file has one frame in ``results``: late and early fusion classify
-    the same vector there, so their rows of Table III are the same runs under two names."""
-    if results.empty or not {"n_train_frames", "n_train_files"} <= set(results.columns):
-        return []
-    emb = results[results["kind"] == "embedding"]
-    single = (emb["n_train_frames"] <= emb["n_train_files"]).groupby(emb["label"], sort=False).all()
-    return [label for label, one in single.items() if one]
 
 
 def _concat(frames) -> pd.DataFrame:

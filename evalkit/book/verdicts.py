@@ -113,10 +113,26 @@ def profile_long(tables: dict) -> pd.DataFrame:
             continue
         part = results.rename(columns={"label": "variant"}).assign(table=table_id)
         part["classifier"] = np.where(part["kind"] == "baseline", "cnn", part["classifier_name"])
-        part["frames_per_file"] = (part["n_train_frames"] / part["n_train_files"]
-                                   if {"n_train_frames", "n_train_files"} <= set(part.columns) else np.nan)
+        part["frames_per_file"] = frames_per_file(part)
         frames.append(part[PROFILE_COLUMNS])
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PROFILE_COLUMNS)
+
+
+def frames_per_file(results: pd.DataFrame) -> pd.Series:
+    """Mean number of embedding frames of a training file, per run (NaN when the results do not say)."""
+    if {"n_train_frames", "n_train_files"} <= set(results.columns):
+        return results["n_train_frames"] / results["n_train_files"]
+    return pd.Series(np.nan, index=results.index)
+
+
+def one_frame_embeddings(results: pd.DataFrame) -> list[str]:
+    """Embeddings (labels) with one frame per training file in every run of ``results``: late and early fusion
+    classify the same vector there, so their late- and early-fusion rows give the same results."""
+    if results.empty:
+        return []
+    emb = results[results["kind"] == "embedding"]
+    single = (frames_per_file(emb) <= 1).groupby(emb["label"], sort=False).all()
+    return [label for label, one in single.items() if one]
 
 
 #: Columns of :func:`profile_long`; ``frames_per_file`` is the mean number of embedding frames of a training file
