@@ -23,7 +23,7 @@ from .profile import STANDARD_FRACTIONS, TABLE_IDS
 from .reference import compares_directly, load_paper_tables, paper_column, reproduction_frame
 from .reference import PAPER_TASKS, paper_confusion_frame
 from .summary import (CLASSIFIER_NAMES, averages, best_configuration, curve_table, fusion_comparison,
-                      largest_confusions, mean_confusion_frame, table_means)
+                      largest_confusions, largest_share, mean_confusion_frame, table_means)
 from .tables import frame_html, table_html
 
 
@@ -277,8 +277,9 @@ def baseline_models(P) -> Page:
                            "kept epoch": (h or {}).get("best_epoch", len((h or {}).get("loss", []))),
                            "stopped at epoch": (h or {}).get("stopped_epoch", len((h or {}).get("loss", []))),
                            "epoch limit": limits[t],
-                           "arithmetic": (h or {}).get("precision", "float32")}  # runs stored before it was recorded: float32
-                          for t, f, r, h in zip(runs["task"], runs["train_fraction"], runs["repetition"], runs["history"])])
+                           "arithmetic": (h or {}).get("precision", "float32"),  # stored before it was recorded: float32
+                           "test files of its most predicted class": f"{largest_share(p):.0%}"} for t, f, r, h, p in
+                          zip(runs["task"], runs["train_fraction"], runs["repetition"], runs["history"], runs["predictions"])])
     runs = runs.assign(row=[f"baseline CNN, {100 * f:g} % training data" for f in runs["train_fraction"]])
     published = {}
     if any(paper_column(t) for t in runs["task"].unique()):

@@ -85,7 +85,9 @@ def baseline(values: dict) -> dict[str, str]:
     return {"architectures": (f"This profile has {values['bl_n_configs']} distinct baseline configuration"
                               f"{'s' if values['bl_n_configs'] != 1 else ''}."),
             "curves": (f"The runs with the larger training share took {values['bl_epochs_mean']:.0f} epochs on average "
-                       f"(at most {values['bl_epochs_max']:.0f}): {values['bl_limit_text']}.")}
+                       f"(at most {values['bl_epochs_max']:.0f}): {values['bl_limit_text']}. The table's last column "
+                       "gives the share of each run's test files that went to the class it predicts most: the classes "
+                       "are balanced, so a share far above one per class means a bias, and 100 % a collapse.")}
 
 
 def curve(values: dict) -> dict[str, str]:
