@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from ..config import ParameterError, check_number, format_spec, parse_spec
+from ..learn.metrics import largest_class_share
 from . import NOTEBOOK_SECTIONS, prose
 from .claims import check_claims
-from .verdicts import one_frame_embeddings
 from .display import build_banner, chance_levels, glue, task_title
 from .plan import (baseline_run, collect, collect_curve, collect_table, compute, detailed_runs, main_fractions, plan,
                    teaching_runs)
@@ -23,8 +23,9 @@ from .profile import STANDARD_FRACTIONS, TABLE_IDS
 from .reference import compares_directly, load_paper_tables, paper_column, reproduction_frame
 from .reference import PAPER_TASKS, paper_confusion_frame
 from .summary import (CLASSIFIER_NAMES, averages, best_configuration, curve_table, fusion_comparison,
-                      largest_confusions, largest_share, mean_confusion_frame, table_means)
+                      largest_confusions, mean_confusion_frame, table_means)
 from .tables import frame_html, table_html
+from .verdicts import one_frame_embeddings
 
 
 class Page(SimpleNamespace):
@@ -273,13 +274,14 @@ def baseline_models(P) -> Page:
                          "stopping, so longer training could still raise the baseline" if at_limit else
                          "every run ended by early stopping, when the validation balanced accuracy stopped improving"})
     curves = {task_title(P, t): list(large_runs[large_runs["task"] == P.task(t).id]["history"]) for t in P.tasks}
-    stops = pd.DataFrame([{"task": t, "training data": f"{100 * f:g} %", "repetition": r,
-                           "kept epoch": (h or {}).get("best_epoch", len((h or {}).get("loss", []))),
-                           "stopped at epoch": (h or {}).get("stopped_epoch", len((h or {}).get("loss", []))),
-                           "epoch limit": limits[t],
-                           "arithmetic": (h or {}).get("precision", "float32"),  # stored before it was recorded: float32
-                           "test files of its most predicted class": f"{largest_share(p):.0%}"} for t, f, r, h, p in
-                          zip(runs["task"], runs["train_fraction"], runs["repetition"], runs["history"], runs["predictions"])])
+    stops = pd.DataFrame([{"task": run.task, "training data": f"{100 * run.train_fraction:g} %", "repetition": run.repetition,
+                           "kept epoch": h.get("best_epoch", len(h.get("loss", []))),
+                           "stopped at epoch": h.get("stopped_epoch", len(h.get("loss", []))),
+                           "epoch limit": limits[run.task],
+                           "arithmetic": h.get("precision", "float32"),  # stored before it was recorded: float32
+                           "test files of its most predicted class":
+                               f"{largest_class_share([x['predicted'] for x in run.predictions]):.0%}"}
+                          for run in runs.itertuples() for h in [run.history or {}]])
     runs = runs.assign(row=[f"baseline CNN, {100 * f:g} % training data" for f in runs["train_fraction"]])
     published = {}
     if any(paper_column(t) for t in runs["task"].unique()):

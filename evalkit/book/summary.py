@@ -159,10 +159,3 @@ def curve_table(results: pd.DataFrame) -> pd.DataFrame:
     table.columns = [f"{100 * c:g} %" for c in table.columns]
     table.index.name = "embedding"
     return table
-
-
-def largest_share(predictions: list) -> float:
-    """Share of a run's test files given to the class it predicts most (``predictions``: the run's stored
-    per-file records with ``predicted``); a network that collapsed onto one class gives 1."""
-    predicted = [p["predicted"] for p in predictions]
-    return max(predicted.count(c) for c in set(predicted)) / len(predicted) if predicted else float("nan")

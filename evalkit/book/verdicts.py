@@ -104,6 +104,12 @@ def published_long() -> pd.DataFrame:
     return long[["table", "row", "variant", "classifier", "fusion", "kind", "task", "repetition", "accuracy", "avg"]]
 
 
+#: Columns of :func:`profile_long`; ``frames_per_file`` is the mean number of embedding frames of a training file
+#: (NaN when the results do not say).
+PROFILE_COLUMNS = ["table", "row", "variant", "classifier", "fusion", "kind", "task", "repetition", "accuracy",
+                   "frames_per_file"]
+
+
 def profile_long(tables: dict) -> pd.DataFrame:
     """A profile's tables (``{"I": results, ...}``, one row per repetition) in the same long form, with each run's
     ``frames_per_file``."""
@@ -134,11 +140,6 @@ def one_frame_embeddings(results: pd.DataFrame) -> list[str]:
     single = (frames_per_file(emb) <= 1).groupby(emb["label"], sort=False).all()
     return [label for label, one in single.items() if one]
 
-
-#: Columns of :func:`profile_long`; ``frames_per_file`` is the mean number of embedding frames of a training file
-#: (NaN when the results do not say).
-PROFILE_COLUMNS = ["table", "row", "variant", "classifier", "fusion", "kind", "task", "repetition", "accuracy",
-                   "frames_per_file"]
 
 
 @dataclass

@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from ..config import ParameterError, UnknownNameError, check_choice, check_number, check_seed
 from .classifiers import _validation_split
 from .fusion import late_fusion
+from .metrics import largest_class_share
 
 #: The input each architecture is trained on when no embedding is given (presets of
 #: :mod:`evalkit.embed.registry`): the authors' T3 baseline input for ``paper``, Han et al.'s mel patches for ``han``.
@@ -69,7 +70,7 @@ def file_balanced_accuracy(proba: np.ndarray, y: np.ndarray, files: np.ndarray) 
     truth = np.zeros(len(ids), dtype=int)
     truth[index] = y
     recalls = [np.mean(predicted[truth == c] == c) for c in np.unique(truth)]
-    return float(np.mean(recalls)), float(np.bincount(predicted).max() / len(predicted))
+    return float(np.mean(recalls)), largest_class_share(predicted)
 
 
 class BaselineCNN(ClassifierMixin, BaseEstimator):

@@ -61,6 +61,13 @@ def balanced_file_accuracy(y_true, y_pred, classes=None) -> float:
     return float(np.nanmean(np.diag(matrix)))
 
 
+def largest_class_share(y_pred) -> float:
+    """Share (0 … 1) of the predictions that go to the most predicted class: about one per class for a classifier
+    without bias on balanced classes, 1 for one that collapsed onto one class; NaN without predictions."""
+    _, counts = np.unique(np.asarray(y_pred), return_counts=True)
+    return float(counts.max() / counts.sum()) if len(counts) else float("nan")
+
+
 def mean_confusion(matrices) -> np.ndarray:
     """Element-wise mean of per-repetition confusion matrices (percent), ignoring NaN rows."""
     return np.nanmean(np.stack([np.asarray(m, dtype=float) for m in matrices]), axis=0)
