@@ -110,7 +110,8 @@ def test_baseline_cnn_trains_and_checks_its_input_shape():
     X = rng.standard_normal((40, 32 * 8)).astype(np.float32)
     y = np.repeat(["a", "b"], 20)
     X[y == "b", :64] += 2.0
-    model = BaselineCNN(input_shape=(32, 8), epochs=15, random_state=0).fit(X, y, groups=np.arange(40) // 4)
+    model = BaselineCNN(input_shape=(32, 8), epochs=15, min_validation_recordings=1,
+                        random_state=0).fit(X, y, groups=np.arange(40) // 4)
     assert (model.predict(X) == y).mean() > 0.8 and "val_loss" in model.history_
     with pytest.raises(ValueError, match="does not match"):
         BaselineCNN(input_shape=(10, 10), epochs=1).fit(X, y)

@@ -52,6 +52,10 @@ def test_validation_holds_out_whole_recordings_of_every_class():
     # a class with two recordings keeps both; a single class left in validation gives no validation set
     y2, groups2 = np.repeat([0, 1], 8), np.r_[np.repeat([0, 1], 4), np.repeat([2, 3], 4)]
     assert _validation_split(y2, groups2, 0.2, seed=0)[1] is None
+    # a validation set of at least min_per_class recordings of every class, or none
+    assert _validation_split(y, groups, 0.2, seed=3, min_per_class=2)[1] is not None
+    train, val = _validation_split(y, groups, 0.2, seed=3, min_per_class=3)
+    assert val is None and len(train) == len(y)
 
 
 def test_file_balanced_accuracy_fuses_patches_per_file():
@@ -106,9 +110,11 @@ def test_precision_is_checked_and_recorded(tone_patches):
 
 def test_cnn_normalises_per_bin_keeps_its_best_epoch_and_is_deterministic(tone_patches):
     X, y, groups, files, shape = tone_patches
-    cnn = BaselineCNN(input_shape=shape, epochs=8, min_epochs=4, patience=2, random_state=1)
+    # the tone task has 4 recordings per class: 1 per class is held out when one is enough
+    cnn = BaselineCNN(input_shape=shape, epochs=8, min_epochs=4, patience=2, min_validation_recordings=1, random_state=1)
     cnn.fit(X, y, groups=groups, files=files)
     train, val = _validation_split(np.unique(y, return_inverse=True)[1], groups, 0.2, 1)
+    assert cnn.history_["validation_recordings"] == 1
     np.testing.assert_allclose(cnn.mean_, X[train].mean(axis=0), rtol=1e-5, atol=1e-6)
     assert cnn.mean_.shape == cnn.std_.shape == (shape[0] * shape[1],) and np.all(cnn.std_ > 0)
     h = cnn.history_
@@ -121,25 +127,32 @@ def test_cnn_normalises_per_bin_keeps_its_best_epoch_and_is_deterministic(tone_p
     # the kept weights are those of the best epoch: they reproduce its validation score
     best, _ = file_balanced_accuracy(cnn.predict_proba(X[val]), np.unique(y, return_inverse=True)[1][val], files[val])
     assert best == pytest.approx(balanced[h["best_epoch"] - 4])
-    again = BaselineCNN(input_shape=shape, epochs=8, min_epochs=4, patience=2, random_state=1)
+    again = BaselineCNN(input_shape=shape, epochs=8, min_epochs=4, patience=2, min_validation_recordings=1, random_state=1)
     again.fit(X, y, groups=groups, files=files)
     np.testing.assert_array_equal(cnn.predict_proba(X), again.predict_proba(X))
 
 
 def test_cnn_without_validation_trains_every_epoch(tone_patches):
-    X, y, _, files, shape = tone_patches
+    X, y, groups, files, shape = tone_patches
     cnn = BaselineCNN(input_shape=shape, epochs=3, validation_fraction=0, random_state=0).fit(X, y, files=files)
     assert cnn.history_["stopped_epoch"] == cnn.history_["best_epoch"] == 3 and "val_loss" not in cnn.history_
+    assert cnn.history_["validation_recordings"] == 0
+    # too few recordings per class to hold out min_validation_recordings (default 3) of each: all of them train
+    small = BaselineCNN(input_shape=shape, epochs=3, random_state=0).fit(X, y, groups=groups, files=files)
+    assert small.history_["stopped_epoch"] == 3 and "val_loss" not in small.history_
+    np.testing.assert_allclose(small.mean_, X.mean(axis=0), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ParameterError, match="min_validation_recordings"):
+        BaselineCNN(input_shape=shape, min_validation_recordings=0)
     with pytest.raises(ParameterError, match="patience"):
         BaselineCNN(input_shape=shape, patience=0).fit(X, y)
 
 
 def test_cnn_brings_its_own_input(tone_task_dir):
-    df = run_experiment(tone_task_dir, None, "cnn(epochs=6, min_epochs=6, mixup=0)", train_fraction=0.8, repetitions=1,
+    df = run_experiment(tone_task_dir, None, "cnn(epochs=10, min_epochs=10, mixup=0)", train_fraction=0.8, repetitions=1,
                         cache=False, store=False, progress=False)
     row = df.iloc[0]
     assert row.embedding == get_extractor("cnn-input-t3").spec
-    assert row.history["stopped_epoch"] == 6 and 1 <= row.history["best_epoch"] <= 6
+    assert row.history["stopped_epoch"] == row.history["best_epoch"] == 10  # 3 training recordings per class: no validation set
     # it learns its training patches (without mixup, whose blended targets keep the loss up; the test files, one
     # recording of other pitches per class, are too few for a stable test accuracy: tests/test_classifiers.py
     # checks that a CNN learns)

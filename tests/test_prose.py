@@ -112,3 +112,13 @@ def test_table_iii_names_the_embeddings_whose_late_and_early_fusion_coincide():
     text = prose.tables(values, is_demo=True)["III"]
     assert "birdnet gives one frame per file here" in text and "same results" in text
     assert "one frame" not in prose.tables({**values, "tabIII_one_frame": ""}, is_demo=True)["III"]
+
+
+def test_baseline_curves_say_how_each_run_ended():
+    values = {"bl_n_configs": 2, "bl_epochs_mean": 41.0, "bl_epochs_max": 50.0, "bl_runs": 6, "bl_at_limit": 0,
+              "bl_unvalidated": 0}
+    assert "every run ended by early stopping" in prose.baseline(values)["curves"]
+    text = prose.baseline({**values, "bl_at_limit": 2})["curves"]
+    assert "2 of 6 runs ended at the epoch limit" in text and "4 of 6 runs ended by early stopping" in text
+    text = prose.baseline({**values, "bl_unvalidated": 6})["curves"]  # a small data set: no validation set at all
+    assert "6 of 6 runs had too few training recordings" in text and "early stopping" not in text

@@ -238,9 +238,9 @@ def confusion_matrices(P) -> Page:
 
 
 def epoch_limits(runs: pd.DataFrame, limits: dict) -> tuple[int, int]:
-    """``(runs that ended at their epoch limit, runs)``: a run whose training history is as long as its classifier's
-    ``epochs`` was cut short, not stopped early. ``limits``: ``{task id: epochs}``."""
-    ended = [len(h["loss"]) >= limits[t] for h, t in zip(runs["history"], runs["task"]) if h]
+    """``(runs that ended at their epoch limit, runs)``: such a run (with a validation set; one without trains to its
+    limit by design) was cut short, not stopped early. ``limits``: ``{task id: epochs}``."""
+    ended = [len(h["loss"]) >= limits[t] for h, t in zip(runs["history"], runs["task"]) if h and h.get("val_loss")]
     return int(sum(ended)), len(runs)
 
 
@@ -251,8 +251,7 @@ def baseline_models(P) -> Page:
     from .display import architecture_frame, baseline_model
 
     if not P.baseline:
-        values = glue_all({"bl_epochs_mean": _nan(), "bl_epochs_max": _nan(), "bl_n_configs": 0,
-                           "bl_limit_text": "this profile trains no baseline CNN"})
+        values = glue_all({"bl_epochs_mean": _nan(), "bl_epochs_max": _nan(), "bl_n_configs": 0})
         return Page(runs=pd.DataFrame(), architectures=[], curves={}, stops=pd.DataFrame(), results_html="",
                     values=values,
                     text=Page(**prose.baseline(values)),
@@ -268,16 +267,16 @@ def baseline_models(P) -> Page:
     epochs = large_runs["history"].map(lambda h: len(h["loss"]) if h else np.nan)
     limits = {P.task(t).id: get_classifier(P.baseline_config(t)["classifier"]).epochs for t in P.tasks}
     at_limit, total = epoch_limits(large_runs, limits)
-    values = glue_all({
-        "bl_epochs_mean": float(epochs.mean()), "bl_epochs_max": float(epochs.max()), "bl_n_configs": len(configs),
-        "bl_limit_text": f"{at_limit} of {total} runs ended at the epoch limit of the profile rather than by early "
-                         "stopping, so longer training could still raise the baseline" if at_limit else
-                         "every run ended by early stopping, when the validation balanced accuracy stopped improving"})
+    unvalidated = int(sum(not (h or {}).get("val_loss") for h in large_runs["history"]))
+    values = glue_all({"bl_epochs_mean": float(epochs.mean()), "bl_epochs_max": float(epochs.max()),
+                       "bl_n_configs": len(configs), "bl_at_limit": at_limit, "bl_runs": total,
+                       "bl_unvalidated": unvalidated})
     curves = {task_title(P, t): list(large_runs[large_runs["task"] == P.task(t).id]["history"]) for t in P.tasks}
     stops = pd.DataFrame([{"task": run.task, "training data": f"{100 * run.train_fraction:g} %", "repetition": run.repetition,
                            "kept epoch": h.get("best_epoch", len(h.get("loss", []))),
                            "stopped at epoch": h.get("stopped_epoch", len(h.get("loss", []))),
                            "epoch limit": limits[run.task],
+                           "validation recordings per class": h.get("validation_recordings", "–"),
                            "arithmetic": h.get("precision", "float32"),  # stored before it was recorded: float32
                            "test files of its most predicted class":
                                f"{largest_class_share([x['predicted'] for x in run.predictions]):.0%}"}

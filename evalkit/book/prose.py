@@ -79,13 +79,29 @@ def confusion(values: dict) -> dict[str, str]:
                      f"{values['cm_reps']}.")}
 
 
+def _stopping(values: dict) -> str:
+    """How the baseline's runs with the larger share ended: early stopping, the epoch limit, or no validation set."""
+    at_limit, runs, unvalidated = values["bl_at_limit"], values["bl_runs"], values["bl_unvalidated"]
+    parts = []
+    if unvalidated:
+        parts.append(f"{unvalidated} of {runs} runs had too few training recordings per class to hold out a validation "
+                     "set and trained to the epoch limit by design")
+    if at_limit:
+        parts.append(f"{at_limit} of {runs} runs ended at the epoch limit of the profile rather than by early stopping, "
+                     "so longer training could still raise the baseline")
+    if runs - unvalidated - at_limit:
+        parts.append(("every run" if not parts else f"{runs - unvalidated - at_limit} of {runs} runs")
+                     + " ended by early stopping, when the validation balanced accuracy stopped improving")
+    return "; ".join(parts)
+
+
 def baseline(values: dict) -> dict[str, str]:
     if not values["bl_n_configs"]:
         return {"architectures": "", "curves": ""}
     return {"architectures": (f"This profile has {values['bl_n_configs']} distinct baseline configuration"
                               f"{'s' if values['bl_n_configs'] != 1 else ''}."),
             "curves": (f"The runs with the larger training share took {values['bl_epochs_mean']:.0f} epochs on average "
-                       f"(at most {values['bl_epochs_max']:.0f}): {values['bl_limit_text']}. The table's last column "
+                       f"(at most {values['bl_epochs_max']:.0f}): {_stopping(values)}. The table's last column "
                        "gives the share of each run's test files that went to the class it predicts most: the classes "
                        "are balanced, so a share far above one per class means a bias, and 100 % a collapse.")}
 

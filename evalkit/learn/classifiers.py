@@ -69,12 +69,12 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(self.decision_function(X), axis=1)]
 
 
-def _validation_split(y, groups, fraction, seed):
+def _validation_split(y, groups, fraction, seed, *, min_per_class: int = 0):
     """Indices (train, validation): ``fraction`` of each class's groups (recordings) held out whole.
 
     A class with at least three groups gives ``round(fraction * n_groups)`` of them, at least one, and always keeps
-    two for training; a class with fewer gives none. No validation set (``(all, None)``) when ``fraction`` is 0 or
-    the held-out groups cover fewer than two classes.
+    two for training; a class with fewer gives none. No validation set (``(all, None)``) when ``fraction`` is 0,
+    when the held-out groups cover fewer than two classes, or when a class gives fewer than ``min_per_class``.
 
     Parameters
     ----------
@@ -84,6 +84,8 @@ def _validation_split(y, groups, fraction, seed):
         Recording (or file) of each sample; None: every sample is its own group.
     fraction : float
     seed : int
+    min_per_class : int
+        Fewest held-out groups of each class for a validation set.
 
     Returns
     -------
@@ -100,8 +102,10 @@ def _validation_split(y, groups, fraction, seed):
     held_out = []
     for label in np.unique(y):
         class_groups = names[owner == label]
-        if len(class_groups) >= 3:
-            n_val = min(len(class_groups) - 2, max(1, int(round(fraction * len(class_groups)))))
+        n_val = min(len(class_groups) - 2, max(1, int(round(fraction * len(class_groups))))) if len(class_groups) >= 3 else 0
+        if n_val < min_per_class:
+            return np.arange(len(y)), None
+        if n_val:
             held_out.extend(rng.choice(class_groups, n_val, replace=False))
     val = np.isin(groups, held_out)
     if len(np.unique(y[val])) < 2:

@@ -8,7 +8,9 @@ patch of each training file (random crops), blended pairwise by mixup. Shifts al
 spectral tilt (a smooth gain curve, as another microphone or room would give) are available but off: on the
 material task D6 they erase what tells the classes apart (98.8 % without, 42.5 % with them). Training is guarded against
 collapsing onto one class: classes weigh equally in the loss, and the epoch kept is the one with the best balanced
-accuracy on held-out validation recordings (file-wise, by late fusion) from ``min_epochs`` on.
+accuracy on held-out validation recordings (file-wise, by late fusion) from ``min_epochs`` on. A training set too
+small to hold out ``min_validation_recordings`` per class (10 % of a demo task) trains for ``epochs`` on all its
+recordings instead.
 
 TensorFlow is imported only when a network is built or trained.
 """
@@ -111,6 +113,13 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
     validation_fraction : float
         Share of each class's training recordings held out to choose the epoch (see
         :func:`~evalkit.learn.classifiers._validation_split`); 0, or too few recordings, trains for ``epochs``.
+    min_validation_recordings : int
+        Fewest held-out recordings of each class: with fewer, none are held out and the network trains for
+        ``epochs`` on all of them. At 10 % of a demo task (8 recordings per class) the validation set would be 2
+        per class: its balanced accuracy moves in steps of a sixth, too coarse to choose an epoch, and it takes a
+        quarter of the training data. On a copy of the demo tasks generated with another seed (10 %, 3 repetitions
+        per task) training on all 8 scored 6.1 points higher (95 % interval +2.8 to +9.5; better in 14 of 18
+        runs, on every task on average).
     precision : {"auto", "float32", "bfloat16"}
         Arithmetic of the layers (weights and the softmax stay float32). ``"auto"``: bfloat16 on a CPU with native
         bfloat16 instructions (AVX512-BF16 or AMX; per training step about 1.4× faster for ``paper`` and 2× for
@@ -123,25 +132,28 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
     history_ : dict
         Per epoch: ``loss``, ``accuracy`` (training patches), ``val_loss``, ``val_accuracy`` (validation patches),
         ``val_balanced_accuracy`` and ``val_largest_share`` (validation files); ``best_epoch`` (1-based, the
-        epoch whose weights are kept) and ``stopped_epoch`` (the last epoch trained).
+        epoch whose weights are kept), ``stopped_epoch`` (the last epoch trained) and ``validation_recordings``
+        (held out per class, the fewest over the classes; 0: no validation set).
     """
 
     def __init__(self, arch: str = "paper", input_shape=None, epochs: int = 50, min_epochs: int = 20,
                  patience: int = 10, batch_size: int = 32, min_batches: int = 8, mixup: float = 0.4,
                  shift_bins: int = 0, tilt: float = 0.0, learning_rate: float = 1e-3, clipnorm: float = 1.0,
-                 validation_fraction: float = 0.2, precision: str = "auto", random_state=None):
+                 validation_fraction: float = 0.2, min_validation_recordings: int = 3, precision: str = "auto",
+                 random_state=None):
         self.arch, self.input_shape, self.epochs, self.min_epochs = arch, input_shape, epochs, min_epochs
         self.patience, self.batch_size, self.min_batches = patience, batch_size, min_batches
         self.mixup, self.shift_bins, self.tilt = mixup, shift_bins, tilt
         self.learning_rate, self.clipnorm = learning_rate, clipnorm
-        self.validation_fraction, self.precision, self.random_state = validation_fraction, precision, random_state
+        self.validation_fraction, self.min_validation_recordings = validation_fraction, min_validation_recordings
+        self.precision, self.random_state = precision, random_state
         self._check_params()
 
     def _check_params(self) -> None:
         """Each parameter in its range, named with its value (kept as given: scikit-learn's ``clone`` needs that)."""
         if self.arch not in DEFAULT_INPUTS:
             raise UnknownNameError("CNN architecture", self.arch, list(DEFAULT_INPUTS))
-        for key in ("epochs", "min_epochs", "patience", "batch_size", "min_batches"):
+        for key in ("epochs", "min_epochs", "patience", "batch_size", "min_batches", "min_validation_recordings"):
             check_number("cnn", key, getattr(self, key), low=1, whole=True)
         check_number("cnn", "mixup", self.mixup, low=0)
         check_number("cnn", "shift_bins", self.shift_bins, low=0, whole=True)
@@ -189,7 +201,8 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
         seed = 0 if self.random_state is None else int(self.random_state)
         tf.keras.utils.set_random_seed(seed)
         tf.config.experimental.enable_op_determinism()
-        train, val = _validation_split(y_index, groups, self.validation_fraction, seed)
+        train, val = _validation_split(y_index, groups, self.validation_fraction, seed,
+                                       min_per_class=int(self.min_validation_recordings))
         self.mean_ = X[train].mean(axis=0)
         std = X[train].std(axis=0)
         # A bin that is (nearly) constant in training (e.g. above the band of every training file) would blow any
@@ -230,7 +243,10 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
         if monitor.best_weights is not None:
             self.model_.set_weights(monitor.best_weights)
         self.best_epoch_ = monitor.best_epoch if val is not None else len(losses)
-        self.history_.update(best_epoch=int(self.best_epoch_), stopped_epoch=len(losses), precision=self.precision_)
+        held_out = 0 if val is None else int(min(len(np.unique(groups[val][y_index[val] == c]))
+                                                 for c in np.unique(y_index[val])))
+        self.history_.update(best_epoch=int(self.best_epoch_), stopped_epoch=len(losses), precision=self.precision_,
+                             validation_recordings=held_out)
         return self
 
     def _augment(self, X, y_index, rng):
@@ -264,7 +280,10 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
         if getattr(self, "_infer", None) is None:
             import tensorflow as tf
             model = self.model_
-            self._infer = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+            # One trace per model for any number of patches (a shape per batch size would trace again for the last
+            # batch, and TensorFlow warns of retracing when every fit's first predictions are test patches).
+            self._infer = tf.function(lambda x: model(x, training=False),
+                                      input_signature=[tf.TensorSpec([None, Xs.shape[1]], tf.float32)])
         return np.concatenate([self._infer(Xs[i:i + 256]).numpy() for i in range(0, len(Xs), 256)])
 
     def predict(self, X):

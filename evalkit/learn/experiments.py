@@ -34,8 +34,9 @@ from .store import ResultStore
 #: epoch of the best balanced accuracy on validation recordings; validation sets of every network hold out whole
 #: recordings per class. 4: the CNN's noise and dropout computed in float32 beside bfloat16 layers; at most 50
 #: epochs, 10 of patience, kept from epoch 20 (Han's network: 35). 5: the dense classifiers' epochs make at least 8
-#: batches, their weights are kept from epoch 10 on, and they compute in float32.
-RESULTS_VERSION = "5"
+#: batches, their weights are kept from epoch 10 on, and they compute in float32. 6: the CNN holds out no
+#: validation recordings when a class would give fewer than 3 (it trains for its epochs on all of them).
+RESULTS_VERSION = "6"
 FUSIONS = ("late", "early")
 POOLINGS = ("mean", "mean+std")
 
