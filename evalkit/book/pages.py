@@ -272,13 +272,13 @@ def baseline_models(P) -> Page:
                        "bl_n_configs": len(configs), "bl_at_limit": at_limit, "bl_runs": total,
                        "bl_unvalidated": unvalidated})
     curves = {task_title(P, t): list(large_runs[large_runs["task"] == P.task(t).id]["history"]) for t in P.tasks}
-    stops = pd.DataFrame([{"task": run.task, "training data": f"{100 * run.train_fraction:g} %", "repetition": run.repetition,
+    stops = pd.DataFrame([{"task": run.task, "training share": f"{100 * run.train_fraction:g} %", "run": run.repetition,
                            "kept epoch": h.get("best_epoch", len(h.get("loss", []))),
-                           "stopped at epoch": h.get("stopped_epoch", len(h.get("loss", []))),
+                           "last epoch": h.get("stopped_epoch", len(h.get("loss", []))),
                            "epoch limit": limits[run.task],
-                           "validation recordings per class": h.get("validation_recordings", "–"),
+                           "held out per class": h.get("validation_recordings", "–"),
                            "arithmetic": h.get("precision", "float32"),  # stored before it was recorded: float32
-                           "test files of its most predicted class":
+                           "test files in its top class":
                                f"{largest_class_share([x['predicted'] for x in run.predictions]):.0%}"}
                           for run in runs.itertuples() for h in [run.history or {}]])
     runs = runs.assign(row=[f"baseline CNN, {100 * f:g} % training data" for f in runs["train_fraction"]])
