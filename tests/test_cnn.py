@@ -194,3 +194,24 @@ def test_augmentation_keeps_shapes_mixes_targets_and_is_off_when_zero():
     for bad in ("mixup=-1", "shift_bins=1.5", "tilt=5"):
         with pytest.raises(ParameterError, match=bad.split("=")[0]):
             BaselineCNN(**{bad.split("=")[0]: float(bad.split("=")[1])})
+
+
+def test_predictions_of_one_network_after_another_do_not_make_tensorflow_warn_of_retracing():
+    """A build fits dozens of networks in one process, and one without validation predicts only a few batches:
+    each prediction function is traced once per network, which TensorFlow must not report as retracing."""
+    import logging
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(handler)
+    try:
+        rng = np.random.default_rng(0)
+        X, y = rng.standard_normal((40, 256)).astype(np.float32), np.repeat(["a", "b"], 20)
+        for seed in range(7):
+            cnn = BaselineCNN(input_shape=(32, 8), epochs=1, validation_fraction=0, random_state=seed).fit(X, y)
+            assert cnn.predict_proba(X[:30]).shape == (30, 2) and cnn.predict_proba(X[:3]).shape == (3, 2)
+    finally:
+        logger.removeHandler(handler)
+    assert not [r.getMessage() for r in records if "retracing" in r.getMessage()]

@@ -8,9 +8,8 @@ patch of each training file (random crops), blended pairwise by mixup. Shifts al
 spectral tilt (a smooth gain curve, as another microphone or room would give) are available but off: on the
 material task D6 they erase what tells the classes apart (98.8 % without, 42.5 % with them). Training is guarded against
 collapsing onto one class: classes weigh equally in the loss, and the epoch kept is the one with the best balanced
-accuracy on held-out validation recordings (file-wise, by late fusion) from ``min_epochs`` on. A training set too
-small to hold out ``min_validation_recordings`` per class (10 % of a demo task) trains for ``epochs`` on all its
-recordings instead.
+accuracy on held-out validation recordings (file-wise, by late fusion) from ``min_epochs`` on; too few of them
+(``min_validation_recordings``: 10 % of a demo task) and it trains for ``epochs`` on all recordings instead.
 
 TensorFlow is imported only when a network is built or trained.
 """
@@ -214,10 +213,12 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
         self.model_.compile(optimizer=tf.keras.optimizers.Adam(self.learning_rate, clipnorm=self.clipnorm),
                             loss="categorical_crossentropy")
         # Keras' train_on_batch builds a tf.data iterator for every batch (a sixth of a fit's time on 2 cores): one
-        # traced step takes the arrays directly and does what its train_step does (loss, clipping, Adam update).
+        # traced step takes the arrays directly and does what its train_step does (loss, clipping, Adam update),
+        # traced once for any batch size (an epoch's last batch is often smaller: two more traces, 1 s per fit).
         model = self.model_
 
-        @tf.function(reduce_retracing=True)
+        @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32) for shape in (
+            [None, X.shape[1]], [None, len(self.classes_)], [None])])
         def step(x, target, weight):
             with tf.GradientTape() as tape:
                 loss = model.compute_loss(x, target, model(x, training=True), weight)
@@ -280,10 +281,10 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
         if getattr(self, "_infer", None) is None:
             import tensorflow as tf
             model = self.model_
-            # One trace per model for any number of patches (a shape per batch size would trace again for the last
-            # batch, and TensorFlow warns of retracing when every fit's first predictions are test patches).
-            self._infer = tf.function(lambda x: model(x, training=False),
-                                      input_signature=[tf.TensorSpec([None, Xs.shape[1]], tf.float32)])
+            # A concrete function, traced once for any batch: a tf.function made anew for each of many models and
+            # called only a few times each (a fit without validation) makes TensorFlow warn of retracing
+            self._infer = tf.function(lambda x: model(x, training=False)).get_concrete_function(
+                tf.TensorSpec([None, Xs.shape[1]], tf.float32))
         return np.concatenate([self._infer(Xs[i:i + 256]).numpy() for i in range(0, len(Xs), 256)])
 
     def predict(self, X):
