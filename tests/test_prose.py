@@ -122,3 +122,9 @@ def test_baseline_curves_say_how_each_run_ended():
     assert "2 of 6 runs ended at the epoch limit" in text and "4 of 6 runs ended by early stopping" in text
     text = prose.baseline({**values, "bl_unvalidated": 6})["curves"]  # a small data set: no validation set at all
     assert "6 of 6 runs had too few training recordings" in text and "early stopping" not in text
+
+
+def test_the_teaching_page_says_how_its_cnn_run_ended():
+    assert "too few of them to hold out validation" in prose.training_end(validated=False, at_limit=False, limit=50)
+    assert "limit of 1 epoch, not by early stopping" in prose.training_end(validated=True, at_limit=True, limit=1)
+    assert prose.training_end(validated=True, at_limit=False, limit=50).startswith("Training stopped early")

@@ -95,6 +95,17 @@ def _stopping(values: dict) -> str:
     return "; ".join(parts)
 
 
+def training_end(*, validated: bool, at_limit: bool, limit: int) -> str:
+    """How one CNN run ended, for the teaching page: without a validation set, at its epoch limit, or early."""
+    if not validated:
+        return (f"It trained for all {limit} epochs on every training recording: there were too few of them to hold "
+                "out validation recordings, so nothing told it when to stop.")
+    if at_limit:
+        return (f"It ended at its limit of {limit} epoch{'s' * (limit != 1)}, not by early stopping: longer training "
+                "might still improve it, so this comparison favours the embedding.")
+    return "Training stopped early, when the accuracy on the validation recordings no longer improved."
+
+
 def baseline(values: dict) -> dict[str, str]:
     if not values["bl_n_configs"]:
         return {"architectures": "", "curves": ""}
