@@ -237,11 +237,12 @@ def confusion_matrices(P) -> Page:
                 published={f"{t} (published)": paper_confusion_frame(t) for t in PAPER_TASKS}, values=values)
 
 
-def epoch_limits(runs: pd.DataFrame, limits: dict) -> tuple[int, int]:
-    """``(runs that ended at their epoch limit, runs)``: such a run (with a validation set; one without trains to its
-    limit by design) was cut short, not stopped early. ``limits``: ``{task id: epochs}``."""
-    ended = [len(h["loss"]) >= limits[t] for h, t in zip(runs["history"], runs["task"]) if h and h.get("val_loss")]
-    return int(sum(ended)), len(runs)
+def epoch_limits(runs: pd.DataFrame, limits: dict) -> tuple[int, int, int]:
+    """``(runs cut short at their epoch limit, runs without a validation set, runs)``: a run with a validation set
+    whose history is as long as its ``epochs`` was cut short, not stopped early; one without trains to its limit by
+    design. ``limits``: ``{task id: epochs}``."""
+    validated = [(h, t) for h, t in zip(runs["history"], runs["task"]) if h and h.get("val_loss")]
+    return sum(len(h["loss"]) >= limits[t] for h, t in validated), len(runs) - len(validated), len(runs)
 
 
 def baseline_models(P) -> Page:
@@ -266,8 +267,7 @@ def baseline_models(P) -> Page:
     large_runs = runs[runs["train_fraction"] == large]
     epochs = large_runs["history"].map(lambda h: len(h["loss"]) if h else np.nan)
     limits = {P.task(t).id: get_classifier(P.baseline_config(t)["classifier"]).epochs for t in P.tasks}
-    at_limit, total = epoch_limits(large_runs, limits)
-    unvalidated = int(sum(not (h or {}).get("val_loss") for h in large_runs["history"]))
+    at_limit, unvalidated, total = epoch_limits(large_runs, limits)
     values = glue_all({"bl_epochs_mean": float(epochs.mean()), "bl_epochs_max": float(epochs.max()),
                        "bl_n_configs": len(configs), "bl_at_limit": at_limit, "bl_runs": total,
                        "bl_unvalidated": unvalidated})

@@ -141,7 +141,6 @@ def one_frame_embeddings(results: pd.DataFrame) -> list[str]:
     return [label for label, one in single.items() if one]
 
 
-
 @dataclass
 class Side:
     """One side of the comparison: its long frame, whether it is the published one, and the training domain of
