@@ -6,7 +6,8 @@ import pytest
 from evalkit import get_classifier, get_extractor, load_audio
 from evalkit.config import ParameterError
 from evalkit.learn.classifiers import _validation_split
-from evalkit.learn.cnn import BaselineCNN, file_balanced_accuracy, native_bfloat16
+from evalkit.learn.cnn import BaselineCNN, native_bfloat16
+from evalkit.learn.metrics import file_balanced_accuracy
 from evalkit.learn.experiments import run_experiment
 
 #: The layer sequence of the authors' released baselines (ReLU inside the convolutions and the dense layer).
@@ -145,6 +146,22 @@ def test_cnn_without_validation_trains_every_epoch(tone_patches):
         BaselineCNN(input_shape=shape, min_validation_recordings=0)
     with pytest.raises(ParameterError, match="patience"):
         BaselineCNN(input_shape=shape, patience=0).fit(X, y)
+
+
+def test_the_network_kept_averages_the_last_epochs_without_changing_how_it_learns(tone_patches):
+    X, y, _, files, shape = tone_patches
+
+    def weights(epochs, average_epochs):
+        cnn = BaselineCNN(input_shape=shape, epochs=epochs, validation_fraction=0, average_epochs=average_epochs,
+                          random_state=2)
+        return cnn.fit(X, y, files=files).model_.get_weights()
+
+    second, third, averaged = weights(2, 1), weights(3, 1), weights(3, 2)
+    assert not np.allclose(second[0], third[0])  # the epochs' networks differ
+    for a, b, mean in zip(second, third, averaged):  # the third epoch trained from its own weights, not the average
+        np.testing.assert_allclose(mean, (a + b) / 2, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ParameterError, match="average_epochs"):
+        BaselineCNN(input_shape=shape, average_epochs=0)
 
 
 def test_cnn_brings_its_own_input(tone_task_dir):

@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix
 
 from ..config import ParameterError
+from .fusion import late_fusion
 
 
 def confusion_matrix_percent(y_true, y_pred, classes) -> np.ndarray:
@@ -77,3 +78,29 @@ def mean_std(values) -> tuple[float, float]:
     """Mean and (population) standard deviation over repetitions."""
     values = np.asarray(values, dtype=float)
     return float(values.mean()), float(values.std())
+
+
+def file_balanced_accuracy(proba: np.ndarray, y: np.ndarray, files: np.ndarray) -> tuple[float, float]:
+    """Balanced accuracy of file predictions (patch probabilities averaged per file) and the largest share of files
+    given to one class.
+
+    Parameters
+    ----------
+    proba : np.ndarray, shape (n_patches, n_classes)
+    y : np.ndarray of int, shape (n_patches,)
+        Class index of each patch (the same for all patches of a file).
+    files : np.ndarray, shape (n_patches,)
+        File id of each patch.
+
+    Returns
+    -------
+    balanced_accuracy, largest_share : float, float
+        Both in 0 … 1; the mean recall over the classes present, and the share of files predicted as the most
+        predicted class.
+    """
+    ids, index = np.unique(files, return_inverse=True)
+    predicted = np.argmax(late_fusion(proba, index, len(ids)), axis=1)
+    truth = np.zeros(len(ids), dtype=int)
+    truth[index] = y
+    recalls = [np.mean(predicted[truth == c] == c) for c in np.unique(truth)]
+    return float(np.mean(recalls)), largest_class_share(predicted)
