@@ -164,6 +164,32 @@ def test_the_network_kept_averages_the_last_epochs_without_changing_how_it_learn
         BaselineCNN(input_shape=shape, average_epochs=0)
 
 
+def test_training_stops_only_when_neither_the_balanced_accuracy_nor_the_loss_improves():
+    from types import SimpleNamespace
+
+    from evalkit.learn.cnn import _EpochMonitor
+
+    # 4 validation files of 2 classes, one patch each; the probability each epoch gives the true class of every file
+    # from epoch 2 on, file 0 is wrong (balanced accuracy 0.75 < 1.0 of epoch 1) but the loss falls until epoch 6
+    right = [[0.6] * 4] + [[0.45, q, q, q] for q in (0.8, 0.85, 0.9, 0.95, 0.99)] + [[0.45, 0.99, 0.99, 0.99]] * 6
+    y, epoch = np.array([0, 0, 1, 1]), iter(right)
+
+    def proba(_):
+        p = np.array(next(epoch))
+        return np.where(y[:, None] == np.arange(2), p[:, None], 1 - p[:, None])
+
+    cnn = SimpleNamespace(min_epochs=1, epochs=12, patience=2, _scale=lambda X: X, _proba_scaled=proba,
+                          model_=SimpleNamespace(get_weights=lambda: []))
+    monitor = _EpochMonitor(cnn, np.zeros((4, 1)), y, np.arange(4), np.arange(4))
+    for i in range(12):
+        monitor.on_epoch_end(i)
+        if monitor.stop:
+            break
+    # kept: epoch 1 (every file right); stopped 2 epochs after the last lower loss (epoch 6), not after epoch 1
+    assert monitor.best_epoch == 1 and i + 1 == 8
+    assert np.argmin(monitor.history["val_loss"]) + 1 == 6
+
+
 def test_cnn_brings_its_own_input(tone_task_dir):
     df = run_experiment(tone_task_dir, None, "cnn(epochs=10, min_epochs=10, mixup=0)", train_fraction=0.8, repetitions=1,
                         cache=False, store=False, progress=False)

@@ -91,7 +91,8 @@ def _stopping(values: dict) -> str:
                      "so longer training could still raise the baseline")
     if runs - unvalidated - at_limit:
         parts.append(("every run" if not parts else f"{runs - unvalidated - at_limit} of {runs} runs")
-                     + " ended by early stopping, when the validation balanced accuracy stopped improving")
+                     + " ended by early stopping, when neither the balanced accuracy nor the loss on the validation "
+                       "recordings improved any more")
     return "; ".join(parts)
 
 
@@ -103,7 +104,8 @@ def training_end(*, validated: bool, at_limit: bool, limit: int) -> str:
     if at_limit:
         return (f"It ended at its limit of {limit} epoch{'s' * (limit != 1)}, not by early stopping: longer training "
                 "might still improve it, so this comparison favours the embedding.")
-    return "Training stopped early, when the accuracy on the validation recordings no longer improved."
+    return ("Training stopped early, when neither the accuracy nor the loss on the validation recordings improved "
+            "any more.")
 
 
 def baseline(values: dict) -> dict[str, str]:

@@ -37,8 +37,9 @@ from .store import ResultStore
 #: batches, their weights are kept from epoch 10 on, and they compute in float32. 6: the CNN holds out no
 #: validation recordings when a class would give fewer than 3 (it trains for its epochs on all of them). 7: the
 #: CNN's training step traced once for any batch size (its noise and dropout draw other random numbers). 8: the CNN
-#: scores and keeps the average of the weights of its last 5 epochs.
-RESULTS_VERSION = "8"
+#: scores and keeps the average of the weights of its last 5 epochs. 9: the CNN stops only when neither its
+#: validation balanced accuracy nor its validation loss has improved for ``patience`` epochs.
+RESULTS_VERSION = "9"
 FUSIONS = ("late", "early")
 POOLINGS = ("mean", "mean+std")
 
