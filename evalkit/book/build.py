@@ -8,8 +8,8 @@
 
 First every configuration of the profile's :func:`~evalkit.book.plan.plan` is computed (one progress bar over
 configurations; finished repetitions are kept in the result store, so an interrupted build resumes). Then each
-notebook of :data:`NOTEBOOKS` is executed with ``profile`` set into ``book/_generated/<name>.ipynb`` (git-ignored):
-the notebooks only read and render. A notebook is skipped when nothing it depends on changed since its last
+notebook of :data:`NOTEBOOKS` is executed with ``profile`` set into ``book/_generated/<name>.ipynb`` (git-ignored),
+:data:`NOTEBOOK_WORKERS` at a time, each in its own kernel: the notebooks only read and render. A notebook is skipped when nothing it depends on changed since its last
 successful run: the notebook file, the profile, the evalkit sources, the task data, and the stored results of its
 sections (:data:`~evalkit.book.plan.NOTEBOOK_SECTIONS`). ``--force`` reruns every notebook; stored repetitions in
 ``data/results`` and cached embeddings in ``data/cache`` are reused either way (delete them to recompute).
@@ -19,6 +19,7 @@ stays in ``book/_generated/`` for inspection.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -26,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..config import PACKAGE_DIR, REPO_ROOT, EvalkitError, data_dir, resource_path
@@ -129,17 +131,39 @@ def _relative_papermill_paths(executed: Path, name: str) -> None:
     nbformat.write(nb, executed)
 
 
+#: Notebooks executed at the same time: each runs in its own kernel, a process that mostly keeps one core busy.
+NOTEBOOK_WORKERS = 2
+
+
+@contextlib.contextmanager
+def _kernel_environment():
+    """The environment of the kernels started inside: they import the evalkit of this checkout (installed or not)
+    and TensorFlow logs errors only. Set once around all notebooks (the environment is the process's: notebooks
+    run at the same time must not each set and restore it)."""
+    previous = {key: os.environ.get(key) for key in ("PYTHONPATH", "TF_CPP_MIN_LOG_LEVEL")}
+    if REPO_ROOT is not None:
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), previous["PYTHONPATH"]]))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def _run_notebook(notebook: Path, output: Path, parameters: dict) -> None:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    previous = os.environ.get("PYTHONPATH")
-    if REPO_ROOT is not None:  # the kernel imports the evalkit of this checkout, installed or not
-        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), previous]))
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
+        # the kernel starts in the output's folder through nbclient's resources, not papermill's cwd (a chdir of
+        # the whole process, which notebooks run at the same time would undo for each other)
         papermill.execute_notebook(str(notebook), str(output), parameters=parameters, kernel_name="python3",
-                                   progress_bar=False, cwd=str(output.parent), start_timeout=120,
+                                   progress_bar=False, start_timeout=120,
+                                   resources={"metadata": {"path": str(output.parent)}},
                                    extra_arguments=["--IPKernelApp.log_level=ERROR", _QUIET_ASYNCIO])
         _relative_papermill_paths(output, notebook.name)
     except PapermillExecutionError as error:
@@ -147,11 +171,6 @@ def _run_notebook(notebook: Path, output: Path, parameters: dict) -> None:
                        if line.strip() and not line.strip().startswith("#")), "")
         raise BookError(f"notebook {notebook.name} failed in cell {error.exec_count} (`{source[:80]}`): "
                         f"{error.ename}: {error.evalue}\n  the executed notebook with the full traceback: {output}") from None
-    finally:
-        if previous is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = previous
 
 
 def _tidy(output: Path) -> None:
@@ -225,20 +244,23 @@ def run_notebooks(profile="demo", *, force: bool = False, root: Path | None = No
             _say(f"computed {computed} of {len(runs)} configurations in {time.perf_counter() - started:.0f} s")
         data = _data_fingerprint(profile)
         notebook_dir = resource_path("notebooks")
-        records = []
+        records, todo = {}, []
         for i, name in enumerate(names, 1):
             notebook = notebook_dir / f"{name}.ipynb"
             if not notebook.exists():
                 raise BookError(f"notebook {notebook} is missing")
-            output = generated / f"{name}.ipynb"
             stamp = stamps / f"{name}.json"
             inputs = _inputs(name, notebook, profile, parameters, data)
-            state = results_state(profile, plan(profile, NOTEBOOK_SECTIONS[name]))
             prefix = f"[{i}/{len(names)}] {name}"
-            if not force and _is_current(stamp, output, inputs):
+            if not force and _is_current(stamp, generated / f"{name}.ipynb", inputs):
                 _say(f"{prefix}: unchanged, skipped")
-                records.append({"notebook": name, "status": "skipped", "seconds": 0.0})
-                continue
+                records[name] = {"notebook": name, "status": "skipped", "seconds": 0.0}
+            else:
+                todo.append((prefix, name, notebook, stamp, inputs,
+                             results_state(profile, plan(profile, NOTEBOOK_SECTIONS[name]))))
+
+        def execute(prefix, name, notebook, stamp, inputs, state):
+            output = generated / f"{name}.ipynb"
             _say(f"{prefix}: running ...")
             stamp.unlink(missing_ok=True)
             started = time.perf_counter()
@@ -248,8 +270,18 @@ def run_notebooks(profile="demo", *, force: bool = False, root: Path | None = No
             stamp.write_text(json.dumps({"inputs": inputs, "results": state, "seconds": seconds,
                                          "finished": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=1))
             _say(f"{prefix}: done in {seconds:.0f} s")
-            records.append({"notebook": name, "status": "ran", "seconds": seconds})
-    return records
+            return {"notebook": name, "status": "ran", "seconds": seconds}
+
+        with _kernel_environment(), ThreadPoolExecutor(max_workers=NOTEBOOK_WORKERS) as pool:
+            futures = {job[1]: pool.submit(execute, *job) for job in todo}
+            try:
+                for name, future in futures.items():
+                    records[name] = future.result()
+            except BaseException:  # the first failure stops the build; notebooks already running finish
+                for future in futures.values():
+                    future.cancel()
+                raise
+    return [records[name] for name in names]
 
 
 def book_title(profile, title: str) -> str:
