@@ -9,10 +9,11 @@
 First every configuration of the profile's :func:`~evalkit.book.plan.plan` is computed (one progress bar over
 configurations; finished repetitions are kept in the result store, so an interrupted build resumes). Then each
 notebook of :data:`NOTEBOOKS` is executed with ``profile`` set into ``book/_generated/<name>.ipynb`` (git-ignored),
-:data:`NOTEBOOK_WORKERS` at a time, each in its own kernel: the notebooks only read and render. A notebook is skipped when nothing it depends on changed since its last
-successful run: the notebook file, the profile, the evalkit sources, the task data, and the stored results of its
-sections (:data:`~evalkit.book.plan.NOTEBOOK_SECTIONS`). ``--force`` reruns every notebook; stored repetitions in
-``data/results`` and cached embeddings in ``data/cache`` are reused either way (delete them to recompute).
+:data:`NOTEBOOK_WORKERS` at a time, each in its own kernel: the notebooks only read and render. A notebook is
+skipped when nothing it depends on changed since its last successful run: the notebook file, the profile, the
+evalkit sources, the task data, and the stored results of its sections (:data:`~evalkit.book.plan.NOTEBOOK_SECTIONS`).
+``--force`` reruns every notebook; stored repetitions in ``data/results`` and cached embeddings in ``data/cache``
+are reused either way (delete them to recompute).
 
 A failing notebook stops the build with its name, the cell and the error; the executed notebook with the traceback
 stays in ``book/_generated/`` for inspection.
