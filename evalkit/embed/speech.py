@@ -21,7 +21,7 @@ import numpy as np
 from ..config import MissingDataError, ParameterError, check_number
 from ..data.audio import pad_to_length
 from .base import Extractor, frame
-from .birdnet import package_version, shipped_model_file, tflite_interpreter
+from .birdnet import PerThread, package_version, shipped_model_file, tflite_interpreter
 
 SPEECH_MODELS = {"mel": "resources/models/melspectrogram.tflite", "embedding": "resources/models/embedding_model.tflite"}
 SPEECH_INSTALL = "pip install --no-deps openwakeword==0.5.1 (see requirements-nodeps.txt)"
@@ -81,7 +81,7 @@ class SpeechEmbeddingExtractor(Extractor):
         self._pooled, self._hop_steps = int(round(pooled)) + 1, int(round(hop_steps))
         self._paths = {part: shipped_model_file("openwakeword", path, what="speech", install=SPEECH_INSTALL)
                        for part, path in SPEECH_MODELS.items()}
-        self._mel, self._embedding = None, None
+        self._models = PerThread(self._load)
 
     def params(self) -> dict:
         return {"window": self.window, "hop": self.hop}
@@ -91,23 +91,26 @@ class SpeechEmbeddingExtractor(Extractor):
         return f"openwakeword-{package_version('openwakeword')}"
 
     def model(self):
-        """The two TFLite interpreters ``(mel, embedding)``, loaded on first use and kept until :meth:`close`."""
-        if self._mel is None:
-            mel, embedding = (tflite_interpreter(self._paths[part]) for part in ("mel", "embedding"))
-            # openwakeword too allocates the mel model at a valid length first: its stored (1, 1) input fails to
-            # allocate; _run resizes both to the shapes of each call
-            mel.resize_tensor_input(mel.get_input_details()[0]["index"], [1, STEP_WINDOW], strict=True)
-            for interpreter in (mel, embedding):
-                interpreter.allocate_tensors()
-            shape = list(embedding.get_input_details()[0]["shape_signature"])
-            if shape != [-1, EMBEDDING_FRAMES, MEL_BANDS, 1]:
-                raise MissingDataError(f"{self._paths['embedding']}: input shape {shape}, expected "
-                                       f"[-1, {EMBEDDING_FRAMES}, {MEL_BANDS}, 1]: not Google's speech embedding")
-            self._mel, self._embedding = mel, embedding
-        return self._mel, self._embedding
+        """This thread's two TFLite interpreters ``(mel, embedding)``: loaded on first use in each thread
+        (:class:`~evalkit.embed.birdnet.PerThread`), kept until :meth:`close`."""
+        return self._models.get()
+
+    def _load(self) -> tuple:
+        """New interpreters ``(mel, embedding)``, allocated."""
+        mel, embedding = (tflite_interpreter(self._paths[part]) for part in ("mel", "embedding"))
+        # openwakeword too allocates the mel model at a valid length first: its stored (1, 1) input fails to
+        # allocate; _run resizes both to the shapes of each call
+        mel.resize_tensor_input(mel.get_input_details()[0]["index"], [1, STEP_WINDOW], strict=True)
+        for interpreter in (mel, embedding):
+            interpreter.allocate_tensors()
+        shape = list(embedding.get_input_details()[0]["shape_signature"])
+        if shape != [-1, EMBEDDING_FRAMES, MEL_BANDS, 1]:
+            raise MissingDataError(f"{self._paths['embedding']}: input shape {shape}, expected "
+                                   f"[-1, {EMBEDDING_FRAMES}, {MEL_BANDS}, 1]: not Google's speech embedding")
+        return mel, embedding
 
     def close(self) -> None:
-        self._mel, self._embedding = None, None
+        self._models.close()
 
     @staticmethod
     def _run(interpreter, x: np.ndarray) -> np.ndarray:
@@ -175,10 +178,11 @@ class SpeechEmbeddingExtractor(Extractor):
             embeddings (n_frames, 96) float32, the mean of :meth:`steps` over each frame; times (n_frames,) float64,
             frame centres in seconds.
         """
-        out = []
-        for audio in audios:
-            steps = self.steps(pad_to_length(np.asarray(audio, dtype=np.float32), self.window_samples))
-            frames = frame(steps, self._pooled, self._hop_steps, axis=0).mean(axis=1, dtype=np.float64)
-            times = np.arange(len(frames)) * (self._hop_steps * STEP_HOP / self.sample_rate) + self.window / 2
-            out.append((frames.astype(np.float32), times.astype(np.float64)))
-        return out
+        return self._models.map(self._extract_one, audios)
+
+    def _extract_one(self, audio) -> tuple[np.ndarray, np.ndarray]:
+        """The frames and times of one signal, on this thread's interpreters."""
+        steps = self.steps(pad_to_length(np.asarray(audio, dtype=np.float32), self.window_samples))
+        frames = frame(steps, self._pooled, self._hop_steps, axis=0).mean(axis=1, dtype=np.float64)
+        times = np.arange(len(frames)) * (self._hop_steps * STEP_HOP / self.sample_rate) + self.window / 2
+        return frames.astype(np.float32), times.astype(np.float64)
