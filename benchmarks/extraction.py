@@ -18,8 +18,9 @@ variant alike):
 The start-up of a command is its time minus the time its audio takes in the steady state (cold: a command that
 loads its model; warm: one whose model runs in a warm worker). Figures are medians over the rounds (min–max beside
 them). Then, for each offline extractor: seconds of audio per wall-clock second when extracting cold (empty cache)
-one file per model call, cold in batches, and warm (from the cache); then the training time of each classifier on
-one task's embeddings. Usage::
+one file per model call, cold in batches, and warm (from the cache); for the TFLite stand-ins (BirdNET, the speech
+embedding) one file per call runs on one interpreter and a batch on two, each in its own thread, so the two columns
+compare them side by side. Then the training time of each classifier on one task's embeddings. Usage::
 
     python benchmarks/extraction.py [--task D2] [--files 40] [--musicnn-files 24] [--rounds 3] [--batch-size 6]
 """
@@ -42,7 +43,7 @@ import soundfile as sf
 from evalkit import EmbeddingCache, extract_embeddings, get_classifier, get_extractor, get_task
 from evalkit.learn.fusion import frame_table
 
-EXTRACTORS = ["mfcc", "musicnn-mtt", "musicnn(layer=max_pool)", "spectrogram"]
+EXTRACTORS = ["mfcc", "musicnn-mtt", "musicnn(layer=max_pool)", "spectrogram", "birdnet", "speech-embedding"]
 CLASSIFIERS = [("mfcc", "svm"), ("musicnn-mtt", "svm"), ("musicnn-mtt", "d128"), ("musicnn-mtt", "d512"),
                ("cnn-input-t3", "cnn(epochs=5)")]
 #: The musicnn model and patch length of the throughput comparison (evalkit's default ``musicnn`` embedding).

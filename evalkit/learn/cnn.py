@@ -207,6 +207,7 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
         # traced step takes the arrays directly and does what its train_step does (loss, clipping, Adam update),
         # traced once for any batch size (an epoch's last batch is often smaller: two more traces, 1 s per fit).
         model = self.model_
+        model.optimizer.build(model.trainable_variables)  # its slots exist before the trace: traced once, not twice
 
         @tf.function(input_signature=[tf.TensorSpec(shape, tf.float32) for shape in (
             [None, X.shape[1]], [None, len(self.classes_)], [None])])
