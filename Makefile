@@ -47,5 +47,11 @@ benchmark: $(STAMP)
 benchmark-book: $(STAMP)
 	$(BIN)/python benchmarks/book_build.py
 
+# Every page of the built book (make book first) as PNG in _build/screenshots/, with headless Chromium;
+# SCREENSHOT_ARGS="--dark" or "--width 390" for the dark theme or a phone.
+SCREENSHOT_ARGS ?=
+screenshots: $(STAMP)
+	$(BIN)/python scripts/screenshots.py $(SCREENSHOT_ARGS)
+
 clean:
 	rm -rf _build book/_generated
