@@ -20,6 +20,25 @@ def test_detailed_results_name_best_weakest_and_baseline():
     assert "the only embedding, **musicnn-msd**, reaches 71.2 %" in prose.detailed(values, 1)["average"]
 
 
+def test_detailed_results_rank_pre_trained_embeddings_and_name_the_handcrafted_reference():
+    values = {"detailed_classifier": "SVM", "detailed_fraction": 80.0, "detailed_kind": "pre-trained embedding",
+              "detailed_best": "birdnet", "detailed_best_avg": 85.7, "detailed_worst": "speech",
+              "detailed_worst_avg": 70.0, "detailed_baseline_avg": 83.9, "detailed10_fraction": 5.0,
+              "detailed10_best": "musicnn", "detailed10_best_avg": 73.8, "detailed10_baseline_avg": 74.0}
+    text = prose.detailed(values, repetitions=3, references={"mfcc": (80.1, 75.5)})
+    assert "the best pre-trained embedding on average is **birdnet** with 85.7 %" in text["average"]
+    assert "The handcrafted reference mfcc reaches 80.1 %." in text["average"]
+    assert text["small"] == ("Here the best pre-trained embedding on average is **musicnn** with 73.8 %, and the "
+                             "baseline reaches 74.0 %; the handcrafted reference mfcc reaches 75.5 %.")
+    assert text["summary"] == ("With 80 % training data and a linear SVM, the best pre-trained embedding is "
+                               "**birdnet**, at 85.7 % on average. The baseline CNN reaches 83.9 %. With 5 %, the best is "
+                               "**musicnn**, at 73.8 %, and the baseline reaches 74.0 %.")
+    values.update(detailed_classifier="D512", detailed_baseline_avg=NAN, detailed10_baseline_avg=NAN)
+    summary = prose.detailed(values, repetitions=3)["summary"]
+    assert summary.startswith("With 80 % training data and a network with one dense hidden layer of 512 units, the")
+    assert "baseline" not in summary and "handcrafted" not in prose.detailed(values, 3)["average"]
+
+
 def test_tables_say_when_a_table_is_not_defined_and_demo_wording_only_on_the_demo():
     values = {f"tab{t}_{k}": v for t in ("I", "II", "III", "IV", "V")
               for k, v in (("best", "–"), ("best_avg", NAN), ("baseline", NAN))}
@@ -40,6 +59,9 @@ def test_learning_curve_mentions_the_baseline_only_when_there_is_one():
     assert "against 30.0 % for the baseline (a gap of 10.0 points)" in prose.curve(values)["average"]
     assert prose.curve(values)["shares"].startswith("Every embedding of the learning curve and the baseline CNN are "
                                                     "trained on 10, 40 and 80 % of the data")
+    values.update(lc_best_small_handcrafted=1)  # MFCC is named as what it is, not as an embedding
+    assert prose.curve(values)["average"].startswith("With only 10 % of the data, the best row is **mfcc**, "
+                                                     "handcrafted features (not a pre-trained embedding), with 40.0 %")
     values.update(lc_baseline_fractions="10 and 80 %")  # the CNN at some shares only: the page says which
     shares = prose.curve(values)["shares"]
     assert shares.startswith("Every embedding of the learning curve is trained on 10, 40 and 80 %")

@@ -22,8 +22,8 @@ from .plan import (baseline_run, collect, collect_curve, collect_table, compute,
 from .profile import STANDARD_FRACTIONS, TABLE_IDS
 from .reference import compares_directly, load_paper_tables, paper_column, reproduction_frame
 from .reference import PAPER_TASKS, paper_confusion_frame
-from .summary import (CLASSIFIER_NAMES, averages, best_configuration, curve_table, fusion_comparison,
-                      largest_confusions, mean_confusion_frame, table_means)
+from .summary import (CLASSIFIER_NAMES, averages, baseline_average, best_configuration, best_row, curve_table,
+                      fusion_comparison, largest_confusions, mean_confusion_frame)
 from .tables import frame_html, table_html
 from .verdicts import one_frame_embeddings
 
@@ -160,36 +160,31 @@ def detailed_results(P) -> Page:
     avg, avg10 = averages(runs, by="label"), averages(runs10, by="label")
     emb, emb10 = avg.drop(index="baseline", errors="ignore"), avg10.drop(index="baseline", errors="ignore")
     classifier = CLASSIFIER_NAMES.get(P.main_classifier, P.main_classifier)
+    # best and weakest among the pre-trained embeddings; handcrafted features (MFCC) are named as the reference
+    domains = training_domains(P)
+    pretrained = [label for label in emb.index if domains.get(label)]
+    ranked, ranked10 = (e["mean"].loc[[x for x in pretrained if x in e.index] or list(e.index)] for e in (emb, emb10))
     values = glue_all({
         "build_banner": build_banner(P), "detailed_fraction": 100 * large, "detailed_classifier": classifier,
-        "detailed_best": emb["mean"].idxmax(), "detailed_best_avg": emb["mean"].max(),
-        "detailed_worst": emb["mean"].idxmin(), "detailed_worst_avg": emb["mean"].min(),
-        "detailed_baseline_avg": avg["mean"].get("baseline", _nan()),
-        "detailed10_best": emb10["mean"].idxmax(), "detailed10_best_avg": emb10["mean"].max(),
+        "detailed_kind": "pre-trained embedding" if pretrained else "embedding",
+        "detailed_best": ranked.idxmax(), "detailed_best_avg": ranked.max(),
+        "detailed_worst": ranked.idxmin(), "detailed_worst_avg": ranked.min(),
+        "detailed_baseline_avg": avg["mean"].get("baseline", _nan()), "detailed10_fraction": 100 * small,
+        "detailed10_best": ranked10.idxmax(), "detailed10_best_avg": ranked10.max(),
         "detailed10_baseline_avg": avg10["mean"].get("baseline", _nan()),
     })
+    references = {label: (emb["mean"][label], emb10["mean"].get(label, _nan()))
+                  for label in emb.index if pretrained and label not in pretrained}
+    text = prose.detailed(values, P.repetitions, references=references)
+    glue("detailed_summary", text["summary"])
     table = avg[["average over tasks"]].copy()
     table.insert(0, "values per frame", [P.extractor(label).dim if label in P.embeddings else "–" for label in table.index])
     table.index.name = "embedding"
     return Page(runs=runs, runs10=runs10, chance=chance_levels(P), averages=table, large=large, small=small,
-                text=Page(**prose.detailed(values, P.repetitions)),
+                text=Page(**text),
                 title_a=f"(a) {classifier} on each embedding, {100 * large:g} % training data",
                 title_b=f"(b) each task, {100 * large:g} % training data",
                 title_c=f"(c) each task, {100 * small:g} % training data", values=values)
-
-
-def _best_row(results: pd.DataFrame, early: bool = False) -> tuple[str, float]:
-    """The embedding row with the best average over tasks (early-fusion rows only with ``early``)."""
-    if results.empty:
-        return "–", _nan()
-    part = results[(results["kind"] == "embedding") & ((results["fusion"] == "early") if early else True)]
-    means = table_means(part)
-    return means["Avg"].idxmax(), float(means["Avg"].max())
-
-
-def _baseline_avg(results: pd.DataFrame) -> float:
-    base = results[results["kind"] == "baseline"] if not results.empty else results
-    return float(table_means(base)["Avg"].iloc[0]) if not base.empty else _nan()
 
 
 def results_tables(P) -> Page:
@@ -197,9 +192,9 @@ def results_tables(P) -> Page:
     tables = {table_id: collect_table(P, table_id) for table_id in TABLE_IDS}
     values = {}
     for table_id, results in tables.items():
-        name, value = _best_row(results, early=table_id == "III")
+        name, value = best_row(results, early=table_id == "III")
         values.update({f"tab{table_id}_best": name, f"tab{table_id}_best_avg": value,
-                       f"tab{table_id}_baseline": _baseline_avg(results)})
+                       f"tab{table_id}_baseline": baseline_average(results)})
     iv, v = P.table("IV"), P.table("V")
     values.update({
         "tabIV_pair": " vs. ".join(f"{label} = `{P.spec(label)}`" for label in iv["embeddings"]) if iv else "–",
@@ -317,7 +312,8 @@ def learning_curve(P) -> Page:
     values = {"lc_smallest": 100 * per.index[0], "lc_fractions": _shares_text(spec["train_fractions"]),
               "lc_left_out": " and ".join(f"{100 * f:g} %" for f in left_out),
               "lc_reps": int(spec["repetitions"]), "lc_table_reps": int(P.repetitions),
-              "lc_best_small": best_small, "lc_best_small_value": float(per[best_small].iloc[0])}
+              "lc_best_small": best_small, "lc_best_small_value": float(per[best_small].iloc[0]),
+              "lc_best_small_handcrafted": int(P.extractor(best_small).training_domain is None)}
     if "baseline" in per:
         cnn_shares = per.index[per["baseline"].notna()]
         values["lc_baseline_fractions"] = "" if len(cnn_shares) == len(per.index) else _shares_text(cnn_shares)

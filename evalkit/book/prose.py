@@ -22,30 +22,45 @@ CLASSIFIER_WORDS = {"SVM": "a linear SVM", "D128": "a network with one dense hid
                     "D512": "a network with one dense hidden layer of 512 units (D512)"}
 
 
-def detailed(values: dict, repetitions: int) -> dict[str, str]:
-    baseline = (f" The baseline CNN reaches {_pct(values['detailed_baseline_avg'])}."
-                if not math.isnan(values["detailed_baseline_avg"]) else "")
+def detailed(values: dict, repetitions: int, *, references: dict | None = None) -> dict[str, str]:
+    """The detailed-results page's sentences and ``summary``, the one for page 1. ``references``: ``{label: (mean at
+    the large share, mean at the small share)}`` of the handcrafted features, named beside the best pre-trained
+    embedding (``detailed_kind``), never ranked with it."""
+    kind = values.get("detailed_kind", "embedding")
+    has_baseline = not math.isnan(values["detailed_baseline_avg"])
+    baseline = f" The baseline CNN reaches {_pct(values['detailed_baseline_avg'])}." if has_baseline else ""
     baseline10 = (f", and the baseline reaches {_pct(values['detailed10_baseline_avg'])}"
                   if not math.isnan(values["detailed10_baseline_avg"]) else "")
+    references = references or {}
+    reference = "".join(f" The handcrafted reference {label} reaches {_pct(large)}."
+                        for label, (large, _) in references.items())
+    reference10 = "".join(f"; the handcrafted reference {label} reaches {_pct(small)}"
+                          for label, (_, small) in references.items())
     if values["detailed_best"] == values["detailed_worst"]:
-        ranking = f"the only embedding, **{values['detailed_best']}**, reaches {_pct(values['detailed_best_avg'])}."
+        ranking = f"the only {kind}, **{values['detailed_best']}**, reaches {_pct(values['detailed_best_avg'])}."
     else:
-        ranking = (f"the best embedding on average is **{values['detailed_best']}** with "
+        ranking = (f"the best {kind} on average is **{values['detailed_best']}** with "
                    f"{_pct(values['detailed_best_avg'])}, and the weakest is {values['detailed_worst']} with "
                    f"{_pct(values['detailed_worst_avg'])}.")
     classifier = values["detailed_classifier"]
-    has_baseline = not math.isnan(values["detailed_baseline_avg"])
+    words = CLASSIFIER_WORDS.get(classifier, f"**{classifier}**")
+    small = values.get("detailed10_fraction", 10.0)
+    summary = (f"With {values['detailed_fraction']:.0f} % training data and {words.split(' (')[0]}, the best {kind} is "
+               f"**{values['detailed_best']}**, at {_pct(values['detailed_best_avg'])} on average.{baseline} With "
+               f"{small:.0f} %, the best is **{values['detailed10_best']}**, at {_pct(values['detailed10_best_avg'])}"
+               f"{baseline10}.")
     return {
-        "setup": (f"Here the classifier is {CLASSIFIER_WORDS.get(classifier, f'**{classifier}**')}, and each bar is the "
+        "setup": (f"Here the classifier is {words}, and each bar is the "
                   f"mean over {_reps(repetitions)}. "
                   + ("The dark bar is the CNN baseline, trained from scratch on spectrograms." if has_baseline else
                      "This build trains no CNN baseline, so there is no dark bar.")),
-        "average": (f"With the {values['detailed_classifier']} and {values['detailed_fraction']:.0f} % training data, "
-                    f"{ranking}{baseline} The table gives the average over tasks per "
+        "average": (f"With the {classifier} and {values['detailed_fraction']:.0f} % training data, "
+                    f"{ranking}{baseline}{reference} The table gives the average over tasks per "
                     f"repetition (mean ± standard deviation over {_reps(repetitions)}) and the dimension of each "
                     "embedding."),
-        "small": (f"Here the best embedding on average is **{values['detailed10_best']}** with "
-                  f"{_pct(values['detailed10_best_avg'])}{baseline10}."),
+        "small": (f"Here the best {kind} on average is **{values['detailed10_best']}** with "
+                  f"{_pct(values['detailed10_best_avg'])}{baseline10}{reference10}."),
+        "summary": summary,
     }
 
 
@@ -137,8 +152,12 @@ def curve(values: dict) -> dict[str, str]:
                   if values.get("lc_baseline_fractions") else "")
     return {"shares": f"{trained} trained on {values['lc_fractions']} of the data, always tested on the same 20 % of "
                       f"recordings.{cnn_shares}{left_out}{counted}",
-            "average": (f"With only {values['lc_smallest']:g} % of the data, the best embedding is "
-                        f"**{values['lc_best_small']}** with {_pct(values['lc_best_small_value'])}{gap}. Over the "
+            "average": (f"With only {values['lc_smallest']:g} % of the data, the best "
+                        + ("row is" if values.get("lc_best_small_handcrafted") else "embedding is")
+                        + f" **{values['lc_best_small']}**"
+                        + (", handcrafted features (not a pre-trained embedding)," if values.get(
+                            "lc_best_small_handcrafted") else "")
+                        + f" with {_pct(values['lc_best_small_value'])}{gap}. Over the "
                         f"whole curve, {values['lc_summary']}.")}
 
 

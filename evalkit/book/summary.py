@@ -83,6 +83,22 @@ def table_means(results: pd.DataFrame, tasks=None) -> pd.DataFrame:
     return means
 
 
+def best_row(results: pd.DataFrame, early: bool = False) -> tuple[str, float]:
+    """The embedding row with the best average over tasks and that average (early-fusion rows only with ``early``);
+    ``("–", nan)`` for no results."""
+    if results.empty:
+        return "–", float("nan")
+    part = results[(results["kind"] == "embedding") & ((results["fusion"] == "early") if early else True)]
+    means = table_means(part)
+    return means["Avg"].idxmax(), float(means["Avg"].max())
+
+
+def baseline_average(results: pd.DataFrame) -> float:
+    """The baseline's average over tasks (nan without a baseline)."""
+    base = results[results["kind"] == "baseline"] if not results.empty else results
+    return float(table_means(base)["Avg"].iloc[0]) if not base.empty else float("nan")
+
+
 def best_configuration(results: pd.DataFrame) -> pd.Series:
     """The embedding row (not the baseline) with the best average over tasks: ``label``, ``classifier``,
     ``fusion``, ``row`` and ``avg``."""
