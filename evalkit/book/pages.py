@@ -162,7 +162,7 @@ def detailed_results(P) -> Page:
     classifier = CLASSIFIER_NAMES.get(P.main_classifier, P.main_classifier)
     # best and weakest among the pre-trained embeddings; handcrafted features (MFCC) are named as the reference
     domains = training_domains(P)
-    pretrained = [label for label in emb.index if domains.get(label)]
+    pretrained = [label for label in emb.index if domains.get(label) is not None]
     ranked, ranked10 = (e["mean"].loc[[x for x in pretrained if x in e.index] or list(e.index)] for e in (emb, emb10))
     values = glue_all({
         "build_banner": build_banner(P), "detailed_fraction": 100 * large, "detailed_classifier": classifier,
@@ -313,7 +313,7 @@ def learning_curve(P) -> Page:
               "lc_left_out": " and ".join(f"{100 * f:g} %" for f in left_out),
               "lc_reps": int(spec["repetitions"]), "lc_table_reps": int(P.repetitions),
               "lc_best_small": best_small, "lc_best_small_value": float(per[best_small].iloc[0]),
-              "lc_best_small_handcrafted": int(P.extractor(best_small).training_domain is None)}
+              "lc_best_small_handcrafted": int(training_domains(P).get(best_small) is None)}
     if "baseline" in per:
         cnn_shares = per.index[per["baseline"].notna()]
         values["lc_baseline_fractions"] = "" if len(cnn_shares) == len(per.index) else _shares_text(cnn_shares)

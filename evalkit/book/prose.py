@@ -150,15 +150,12 @@ def curve(values: dict) -> dict[str, str]:
     cnn_shares = (f" The baseline CNN is trained on {values['lc_baseline_fractions']} only (the profile's "
                   "learning_curve.baseline: a CNN training takes half a minute or more, an SVM a second)."
                   if values.get("lc_baseline_fractions") else "")
+    best = (f"row is **{values['lc_best_small']}**, handcrafted features (not a pre-trained embedding),"
+            if values.get("lc_best_small_handcrafted") else f"embedding is **{values['lc_best_small']}**")
     return {"shares": f"{trained} trained on {values['lc_fractions']} of the data, always tested on the same 20 % of "
                       f"recordings.{cnn_shares}{left_out}{counted}",
-            "average": (f"With only {values['lc_smallest']:g} % of the data, the best "
-                        + ("row is" if values.get("lc_best_small_handcrafted") else "embedding is")
-                        + f" **{values['lc_best_small']}**"
-                        + (", handcrafted features (not a pre-trained embedding)," if values.get(
-                            "lc_best_small_handcrafted") else "")
-                        + f" with {_pct(values['lc_best_small_value'])}{gap}. Over the "
-                        f"whole curve, {values['lc_summary']}.")}
+            "average": (f"With only {values['lc_smallest']:g} % of the data, the best {best} with "
+                        f"{_pct(values['lc_best_small_value'])}{gap}. Over the whole curve, {values['lc_summary']}.")}
 
 
 def verdict_counts(*, holds: int, not_hold: int, inconclusive: int, not_testable: int) -> str:
