@@ -320,6 +320,24 @@ def _warning_printer(command: str, show):
     return showwarning
 
 
+#: Commands that write into the data folder (generated audio, caches, results, downloads).
+WRITING_COMMANDS = {"extract", "run", "book", "data fetch", "data link"}
+
+
+def _check_storage(args) -> None:
+    """Every folder a command will write to takes files: checked before any work (one line naming the folder)."""
+    from .config import data_dir, writable_folder
+
+    command = " ".join(filter(None, [args.command, getattr(args, "data_command", None)]))
+    if command not in WRITING_COMMANDS:
+        return
+    writable_folder(data_dir(), what="data folder" + (" ($EVALKIT_DATA)" if os.environ.get("EVALKIT_DATA") else ""))
+    for option, what in (("cache", "embedding cache (--cache)"), ("results", "results folder (--results)"),
+                         ("output", "book folder (--output)")):
+        if getattr(args, option, None):
+            writable_folder(getattr(args, option), what=what)
+
+
 def main(argv=None) -> int:
     """Run ``evalkit`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status (2: an error the user can
     fix, printed in one line)."""
@@ -334,6 +352,7 @@ def main(argv=None) -> int:
                 if hasattr(args, "workers"):  # before any data are generated or read
                     check_cluster_options(workers=args.workers, scheduler=args.scheduler,
                                           threads_per_worker=args.threads_per_worker, gpu_workers=args.gpu_workers)
+                _check_storage(args)
                 args.func(args)
         except EvalkitError as error:
             _print_error(args.command, error)

@@ -8,9 +8,11 @@ package lives in, else ``~/.cache/evalkit``.
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 import os
 import re
+import tempfile
 import warnings
 from numbers import Integral, Real
 from pathlib import Path
@@ -193,6 +195,39 @@ def data_dir() -> Path:
     return Path.home() / ".cache" / "evalkit"
 
 
+def writable_folder(path, *, what: str) -> Path:
+    """``path`` as a folder that exists and takes files, created if needed, checked before any work writes there.
+
+    Parameters
+    ----------
+    path : path-like
+    what : str
+        What the folder is for (``"data folder"``, ``"embedding cache"``), the start of the message.
+
+    Raises
+    ------
+    ParameterError
+        ``"data folder /proc/x cannot be created: No such file or directory"``: the path and the system's reason.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> writable_folder(Path(tempfile.mkdtemp()) / "a" / "b", what="cache").is_dir()
+    True
+    """
+    path = Path(path).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ParameterError(f"{what} {path} cannot be created: {error.strerror or error}") from None
+    try:  # a folder that exists may still refuse files (read-only mount, another owner)
+        probe = tempfile.NamedTemporaryFile(dir=path, prefix=".evalkit-write-", delete=True)
+        probe.close()
+    except OSError as error:
+        raise ParameterError(f"{what} {path} cannot be written: {error.strerror or error}") from None
+    return path
+
+
 def cache_dir() -> Path:
     """Embedding cache: ``<data>/cache/embeddings``."""
     return data_dir() / "cache" / "embeddings"
@@ -316,9 +351,25 @@ class Registry:
         return getattr(importlib.import_module(module), attribute)
 
     def build(self, spec: str, **params):
-        """Build a component from a name or spec; keyword ``params`` override the spec's."""
+        """Build a component from a name or spec; keyword ``params`` override the spec's.
+
+        Raises
+        ------
+        ParameterError
+            A parameter the component does not take (the message lists those it takes) or one it needs is missing;
+            checked against the factory's signature before it runs.
+        """
         name, spec_params = self.resolve(spec)
+        factory, given = self.factory(name), {**spec_params, **params}
+        signature = inspect.signature(factory)
+        takes = [p.name for p in signature.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        open_ended = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
+        unknown = sorted(set(given) - set(takes))
+        if unknown and not open_ended:
+            raise ParameterError(f"{self.kind} {name!r} has no parameter {', '.join(map(repr, unknown))}; its "
+                                 f"parameters: {', '.join(takes) or 'none'}")
         try:
-            return self.factory(name)(**{**spec_params, **params})
-        except TypeError as error:
+            signature.bind(**given)
+        except TypeError as error:  # a required parameter without a value
             raise ParameterError(f"{self.kind} {name!r}: {error}") from None
+        return factory(**given)

@@ -433,3 +433,78 @@ def test_the_book_preflight_lists_every_problem_of_every_task_at_once(broken_tas
     assert problems[4].startswith("task other: ") and "empty file (0 bytes)" in problems[4]
     assert check_profile(validate({"name": "fine", "tasks": ["D3"], "repetitions": 1, "embeddings": {"mfcc": "mfcc"},
                                    "classifiers": ["svm"]}, where="(test)")) == []
+
+
+# ------------------------------------------------------------------------------------------------ folders and keywords
+
+
+def _unusable_folder(tmp_path):
+    """A path whose folder cannot be created: its parent is a file (as /proc/x is for root, who may write anywhere)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    return blocker / "data"
+
+
+@pytest.mark.parametrize("command", [
+    ["run", "--task", "D3", "--embedding", "mfcc"],
+    ["extract", "--task", "D3", "--embedding", "mfcc"],
+    ["book", "--profile", "test", "--no-html"],
+])
+def test_a_data_folder_that_cannot_be_created_is_one_line_before_any_work(command, tmp_path, monkeypatch, capsys):
+    folder = _unusable_folder(tmp_path)
+    monkeypatch.setenv("EVALKIT_DATA", str(folder))
+    code, lines = run_cli(command, capsys)
+    assert_one_line_error(code, lines, f"data folder ($EVALKIT_DATA) {folder} cannot be created: Not a directory",
+                          command=command[0])
+    assert not any(tmp_path.rglob("*.wav")), "audio was generated before the error"
+
+
+@pytest.mark.parametrize("option, what", [("--cache", "embedding cache (--cache)"), ("--results", "results folder (--results)")])
+def test_a_cache_or_results_folder_that_cannot_be_created_is_one_line(option, what, tone_task_dir, tmp_path, capsys):
+    folder = _unusable_folder(tmp_path)
+    command = "extract" if option == "--cache" else "run"
+    argv = (["extract", "--task", str(tone_task_dir), "--embedding", "mfcc"] if command == "extract"
+            else tones_run(tone_task_dir)) + [option, str(folder)]
+    assert_one_line_error(*run_cli(argv, capsys), f"{what} {folder} cannot be created: Not a directory", command=command)
+
+
+def test_a_read_only_folder_is_named_by_the_python_api_before_any_work(tone_task_dir, tmp_path):
+    import os
+
+    from evalkit import ResultStore
+
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if os.access(folder, os.W_OK):  # root may write anywhere: a folder under a file stands in for it
+            folder = _unusable_folder(tmp_path)
+        with pytest.raises(ParameterError, match=f"results folder {folder} cannot be"):
+            run_experiment(tone_task_dir, "mfcc", "svm", repetitions=1, cache=False, store=ResultStore(folder),
+                           progress=False)
+        with pytest.raises(ParameterError, match=f"embedding cache {folder} cannot be"):
+            extract_embeddings(sorted(tone_task_dir.rglob("*.wav"))[:1], get_extractor("mfcc"),
+                               cache=EmbeddingCache(folder), progress=False)
+    finally:
+        (tmp_path / "read-only").chmod(0o700)
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("mfcc(nmfcc=13)", "embedding 'mfcc' has no parameter 'nmfcc'; its parameters: n_mfcc, window, hop, sample_rate"),
+    ("musicnn(layers=penultimate)", "embedding 'musicnn' has no parameter 'layers'; its parameters: "),
+    ("birdnet(hop_s=1)", "embedding 'birdnet' has no parameter 'hop_s'; its parameters: "),
+])
+def test_an_unknown_extractor_keyword_names_the_valid_ones(spec, expected, tone_task_dir, capsys):
+    code, lines = run_cli(["run", "--task", str(tone_task_dir), "--embedding", spec, "--repetitions", "1"], capsys)
+    assert_one_line_error(code, lines, expected)
+    assert "__init__" not in lines[0] and "unexpected keyword" not in lines[0]
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("svm(c=1)", "classifier 'svm' has no parameter 'c'; its parameters: C, max_iter, scale, random_state"),
+    ("d128(units=64)", "classifier 'd128' has no parameter 'units'; its parameters: hidden_units, "),
+    ("cnn(epoch=3)", "classifier 'cnn' has no parameter 'epoch'; its parameters: arch, input_shape, epochs, "),
+])
+def test_an_unknown_classifier_keyword_names_the_valid_ones(spec, expected, tone_task_dir, capsys):
+    code, lines = run_cli(tones_run(tone_task_dir, "--classifier", spec), capsys)
+    assert_one_line_error(code, lines, expected)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..config import MissingDataError, ParameterError, warn
+from ..config import MissingDataError, ParameterError, warn, writable_folder
 from .audio import AudioError, check_audio_file, is_audio_file
 
 #: Files checked before a progress bar is shown.
@@ -255,6 +255,8 @@ class DemoTask(FolderTask):
     def prepare(self, progress: bool = True) -> "DemoTask":
         from .synth import generate_demo_task
 
+        if not self.is_prepared:
+            writable_folder(self.root.parent, what="demo data folder")
         generate_demo_task(self.id, self.root.parent, seed=self.seed, files_per_class=self.files_per_class,
                            files_per_group=self.files_per_group, duration=self.duration, progress=progress)
         return self

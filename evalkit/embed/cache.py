@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.audio import AudioError, file_hash, load_audio
-from ..config import EvalkitError, cache_dir, check_number
+from ..config import EvalkitError, cache_dir, check_number, writable_folder
 from .base import Extractor
 
 
@@ -40,6 +40,12 @@ class EmbeddingCache:
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root) if root is not None else cache_dir()
+
+    def check_writable(self) -> "EmbeddingCache":
+        """This cache, after checking that its folder can be created and written (a one-line
+        :class:`~evalkit.config.ParameterError` naming the folder and the reason, before any work)."""
+        writable_folder(self.root, what="embedding cache")
+        return self
 
     def folder(self, extractor: Extractor) -> Path:
         key = hashlib.sha256(extractor.identity.encode()).hexdigest()[:12]
@@ -137,6 +143,8 @@ def extract_embeddings(paths, extractor: Extractor, *, cache: EmbeddingCache | N
             todo.append(i)
         else:
             results[i] = hit
+    if todo and store is not None:
+        store.check_writable()
     batches = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
 
     def read(batch: list[int]) -> tuple[list[int], list, Exception | None]:

@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..config import results_dir
+from ..config import results_dir, writable_folder
 
 
 def key_digest(key: dict) -> str:
@@ -54,6 +54,12 @@ class ResultStore:
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = Path(root) if root is not None else results_dir()
+
+    def check_writable(self) -> "ResultStore":
+        """This store, after checking that its folder can be created and written (a one-line
+        :class:`~evalkit.config.ParameterError` naming the folder and the reason, before any work)."""
+        writable_folder(self.root, what="results folder")
+        return self
 
     def folder(self, key: dict) -> Path:
         """The folder of one configuration."""
