@@ -1,4 +1,4 @@
-"""The package's shape, read from the source with ``ast``: stages import only downward (config < cluster < data < embed
+"""The package's shape, read from the source with ``ast``: stages import only downward (config < provenance < cluster < data < embed
 < learn < book < cli), no module imports itself back through others, every ``evalkit`` import names a module that exists,
 and no module grows past 400 lines.
 
@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent / "evalkit"
-STAGES = ("config", "cluster", "data", "embed", "learn", "book", "cli")
+STAGES = ("config", "provenance", "cluster", "data", "embed", "learn", "book", "cli")
 MAX_LINES = 400
 _FACTORY = re.compile(r"(evalkit(?:\.\w+)+):\w+")
 

