@@ -1,11 +1,12 @@
-# One-command set-up and the two main jobs. `make book` builds the results book on the demo profile,
-# `make test` runs the test suite; both create the virtual environment .venv first if needed.
+# One-command set-up and the main jobs. `make book` builds the results book on the demo profile, `make test-all` runs
+# the whole test suite (what CI runs), `make test` its fast tier; each creates the virtual environment .venv first if
+# needed.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup book test lab teach benchmark benchmark-book screenshots clean
+.PHONY: setup book test test-all lab teach benchmark benchmark-book screenshots clean
 
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +21,13 @@ setup: $(STAMP)
 book: $(STAMP)
 	$(BIN)/evalkit book --profile demo
 
+# The fast tier: unit and small integration tests on generated audio (minutes). The tests marked `slow` build the test
+# book, run notebooks through papermill, start Dask clusters, train full CNNs or run the documented examples end to
+# end; `make test-all` runs them too.
 test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-all: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 # JupyterLab on the notebooks, ready to run (each notebook's first cell holds its parameters).

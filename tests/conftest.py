@@ -39,3 +39,16 @@ def session_cache(tmp_path_factory):
     from evalkit import EmbeddingCache
 
     return EmbeddingCache(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def book(tmp_path_factory):
+    """The results book on the reduced `test` profile, built once per test run and shared by every test that reads a
+    built book (test-all tier): ``(book root, html folder)``. Results and embeddings are kept in the tests' data
+    folder, so a second run only executes the notebooks and renders."""
+    pytest.importorskip("papermill", reason="papermill (requirements.txt) runs the notebooks")
+    pytest.importorskip("jupyter_book", reason="jupyter-book (requirements.txt) builds the HTML")
+    from evalkit.book.build import build_book
+
+    root = tmp_path_factory.mktemp("book")
+    return root, build_book("test", output=root)

@@ -109,6 +109,7 @@ def test_precision_is_checked_and_recorded(tone_patches):
     assert auto.history_["precision"] == ("bfloat16" if native_bfloat16() else "float32")
 
 
+@pytest.mark.slow  # trains whole networks (two of them for determinism, or on a task end to end)
 def test_cnn_normalises_per_bin_keeps_its_best_epoch_and_is_deterministic(tone_patches):
     X, y, groups, files, shape = tone_patches
     # the tone task has 4 recordings per class: 1 per class is held out when one is enough
@@ -190,6 +191,7 @@ def test_training_stops_only_when_neither_the_balanced_accuracy_nor_the_loss_imp
     assert np.argmin(monitor.history["val_loss"]) + 1 == 6
 
 
+@pytest.mark.slow  # trains whole networks (two of them for determinism, or on a task end to end)
 def test_cnn_brings_its_own_input(tone_task_dir):
     df = run_experiment(tone_task_dir, None, "cnn(epochs=10, min_epochs=10, mixup=0)", train_fraction=0.8, repetitions=1,
                         cache=False, store=False, progress=False)

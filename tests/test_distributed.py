@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from evalkit import EmbeddingCache, ParameterError, ResultStore, extract_embeddings, get_extractor, run_experiment
-from evalkit.cluster import add_cluster_arguments, check_cluster_options, cluster_from_args, start_cluster
+from evalkit.cluster import add_cluster_arguments, check_cluster_options, start_cluster
 from evalkit.data.registry import demo_task
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -123,6 +123,7 @@ def test_an_unreachable_scheduler_is_one_line_naming_the_address(monkeypatch):
 # The same caches and results as one process
 
 
+@pytest.mark.slow  # starts a Dask cluster
 def test_extraction_and_runs_on_the_cluster_equal_the_single_process_run(task, cluster, tmp_path):
     from evalkit.embed.distributed import extract_on_cluster
     from evalkit.learn.distributed import run_experiment_on
@@ -146,6 +147,7 @@ def test_extraction_and_runs_on_the_cluster_equal_the_single_process_run(task, c
     assert 25 < expected["accuracy"].mean() <= 100  # 4 classes: above chance, as in tests/test_experiment.py
 
 
+@pytest.mark.slow  # starts a Dask cluster
 def test_the_book_computes_its_plan_on_the_cluster_as_in_one_process(task, cluster, tmp_path, monkeypatch):
     from evalkit.book.plan import compute, plan
     from evalkit.book.profiles import single_run_profile
@@ -166,6 +168,7 @@ def test_the_book_computes_its_plan_on_the_cluster_as_in_one_process(task, clust
     assert_same_results(tmp_path / "one" / "results", tmp_path / "many" / "results")
 
 
+@pytest.mark.slow  # starts a Dask cluster
 def test_a_bad_file_on_a_worker_is_the_one_line_error_of_one_process_and_the_rest_stays_cached(cluster, tmp_path):
     from conftest import write_tone_task
 
@@ -188,6 +191,7 @@ def test_a_bad_file_on_a_worker_is_the_one_line_error_of_one_process_and_the_res
 # A worker killed mid-run
 
 
+@pytest.mark.slow  # starts a Dask cluster
 def test_a_worker_killed_mid_run_loses_nothing_finished(task, tmp_path):
     from evalkit.learn.distributed import Configuration, compute_on_cluster
 
@@ -224,6 +228,7 @@ def test_a_worker_killed_mid_run_loses_nothing_finished(task, tmp_path):
 # One model per worker, one GPU per model
 
 
+@pytest.mark.slow  # starts a Dask cluster
 def test_the_existing_cluster_of_a_scheduler_address_keeps_its_models_warm(task, cluster, tmp_path):
     from evalkit.cluster.worker import worker_models
     from evalkit.embed.distributed import extract_on_cluster
@@ -245,6 +250,7 @@ def test_the_existing_cluster_of_a_scheduler_address_keeps_its_models_warm(task,
             pass
 
 
+@pytest.mark.slow  # starts a Dask cluster
 @pytest.mark.skipif(find_spec("musicnn") is None, reason="needs the musicnn package (a model whose tasks ask for a GPU)")
 def test_gpu_workers_see_one_gpu_each_and_model_tasks_ask_for_one(task, tmp_path):
     from distributed.diagnostics.plugin import SchedulerPlugin

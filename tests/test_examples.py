@@ -1,5 +1,5 @@
 """Examples are tests: every fenced ``bash`` and ``python`` block of README.md and of the book's rerun page
-(book/rerun.md) runs as written.
+(book/rerun.md) runs as written (the test-all tier: ``slow``; the documents' markers are checked in the fast tier).
 
 A Python block runs as a script file, ``python example.py`` (no main guard: how a researcher runs it); a shell block
 with ``bash -e example.sh``. Both run in a temporary working folder that holds links to what the commands name from
@@ -7,7 +7,7 @@ the checkout (``.venv``, ``notebooks``, ``profiles``, the requirements files), w
 network (every proxy variable points at a closed port) and ``EVALKIT_DATA`` at
 
 - the tests' data folder (``data/_test``) for blocks that run notebooks (papermill): they start kernels and train
-  CNN baselines, take minutes the first time (marked slow) and reuse the stored results afterwards;
+  CNN baselines, take minutes the first time and reuse the stored results afterwards;
 - for every other block, a data folder of its own whose ``demo`` audio is that of the tests' data folder (so it is
   generated once) and whose embedding cache and results start empty, so each block really extracts and trains (e.g.
   the README's Python example starts the musicnn worker from a script, the trap of issue 12).
@@ -77,7 +77,8 @@ class Example:
         return any(option == name for option, _, _ in self.options)
 
     @property
-    def slow(self) -> bool:
+    def notebooks(self) -> bool:
+        """The block runs notebooks (papermill): it uses the tests' data folder, whose results it reuses."""
         return "papermill" in self.code
 
 
@@ -173,16 +174,16 @@ def my_data_dir(tmp_path_factory):
     return write_tone_task(tmp_path_factory.mktemp("my_data") / "task", groups=30, files_per_group=1)
 
 
-@pytest.mark.parametrize("example", [pytest.param(e, id=e.id, marks=[pytest.mark.slow] if e.slow else [])
-                                     for e in EXAMPLES])
+@pytest.mark.slow  # each block runs as written: it extracts, trains and starts kernels (seconds to minutes each)
+@pytest.mark.parametrize("example", [pytest.param(e, id=e.id) for e in EXAMPLES])
 def test_example_runs_as_written(example, tmp_path, my_data_dir):
     skipped = [reason for name, _, reason in example.options if name == "skip"]
     if skipped:
         pytest.skip(f"{example.id} is marked skip: {skipped[0]}")
-    data = Path(os.environ["EVALKIT_DATA"]) if example.slow else fresh_data(tmp_path / "data")
+    data = Path(os.environ["EVALKIT_DATA"]) if example.notebooks else fresh_data(tmp_path / "data")
     (tmp_path / "work").mkdir()
     cwd, code = working_folder(example, tmp_path / "work", my_data_dir)
-    env, timeout = environment(data), 3600 if example.slow else 900
+    env, timeout = environment(data), 3600 if example.notebooks else 900
     checked_for_error = example.has("needs-network") or example.has("needs-paper-data")
     if example.language == "python":
         (cwd / "example.py").write_text(code)

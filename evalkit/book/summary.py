@@ -57,15 +57,6 @@ def row_name(label: str, classifier: str, fusion: str = "late", with_fusion: boo
     return f"{name} · {fusion}" if with_fusion else name
 
 
-def _tag(frame: pd.DataFrame, table_id: str, with_fusion: bool) -> pd.DataFrame:
-    frame = frame.copy()
-    frame["table"] = table_id
-    frame["kind"] = np.where(frame["label"] == "baseline", "baseline", "embedding")
-    frame["classifier_name"] = [classifier_name(c) for c in frame["classifier"]]
-    frame["row"] = [row_name(l, c, f, with_fusion) for l, c, f in zip(frame["label"], frame["classifier"], frame["fusion"])]
-    return frame
-
-
 def cell_stats(results: pd.DataFrame, by=("row",)) -> pd.DataFrame:
     """Mean, std and count of the accuracy per ``by`` × task (long format)."""
     by = list(by) + ["task"]

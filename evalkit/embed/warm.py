@@ -44,8 +44,6 @@ from .protocol import STDERR_QUOTED, _failure, _receive, _send, _worker_environm
 
 #: The environment variable that turns warm workers on: the idle timeout in seconds (0 or unset: off).
 ENV = "EVALKIT_KEEP_WARM"
-#: The idle timeout of ``--keep-warm`` without a value, in seconds.
-DEFAULT_IDLE = 300.0
 #: Seconds a caller waits for a new warm worker to listen on its socket.
 START_TIMEOUT = 60.0
 PROTOCOL = 1

@@ -74,12 +74,6 @@ def mean_confusion(matrices) -> np.ndarray:
     return np.nanmean(np.stack([np.asarray(m, dtype=float) for m in matrices]), axis=0)
 
 
-def mean_std(values) -> tuple[float, float]:
-    """Mean and (population) standard deviation over repetitions."""
-    values = np.asarray(values, dtype=float)
-    return float(values.mean()), float(values.std())
-
-
 def file_balanced_accuracy(proba: np.ndarray, y: np.ndarray, files: np.ndarray) -> tuple[float, float]:
     """Balanced accuracy of file predictions (patch probabilities averaged per file) and the largest share of files
     given to one class.
