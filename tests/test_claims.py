@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from evalkit.book.claims import CLAIMS, check_claims
-from evalkit.book.intervals import holm, random_task_interval, resampled_t_interval
+from evalkit.book.intervals import file_bootstrap_interval, holm, random_task_interval, resampled_t_interval
 from evalkit.book.verdicts import Rule, confounds
 from evalkit.config import EvalkitError
 
@@ -92,6 +92,19 @@ def test_the_corrected_resampled_t_widens_by_the_split_overlap_and_needs_repetit
     assert over_tasks.df == 1 and over_tasks.low < 4.0 < over_tasks.high
 
 
+def test_the_file_bootstrap_resamples_test_files_within_classes_for_both_sides_at_once():
+    labels = ["x", "x", "y", "y", "y"]
+    right = {"task": "a", "labels": labels, "a": labels, "b": ["y", "x", "x", "x", "y"]}  # B: recall 1/2 and 1/3
+    check = file_bootstrap_interval([right], resamples=200, seed=1)
+    assert check.estimate == pytest.approx(100 - 100 * (0.5 + 1 / 3) / 2)
+    assert check.low < check.estimate < check.high
+    same = file_bootstrap_interval([{**right, "b": labels}], resamples=200)
+    assert (same.estimate, same.low, same.high) == (0.0, 0.0, 0.0)  # paired: the same files for A and B
+    assert file_bootstrap_interval([right], seed=1).low == file_bootstrap_interval([right], seed=1).low
+    with pytest.raises(EvalkitError, match="resamples"):
+        file_bootstrap_interval([right], resamples=5)
+
+
 def test_holm_steps_down_and_ignores_claims_without_a_test():
     assert holm([0.01, 0.04, math.nan, 0.03]) == [True, False, False, False]  # 0.01 ≤ 0.05/3; 0.03 > 0.05/2
     assert holm([0.01, 0.02, 0.024]) == [True, True, True]  # 0.01 ≤ 0.05/3, 0.02 ≤ 0.05/2, 0.024 ≤ 0.05
@@ -125,6 +138,16 @@ def test_the_named_configuration_is_compared_not_the_best():
     result = found("better than the baseline with 10 % data", tables)
     assert result["holds here"] == "does not hold" and result["estimate"] < 0 and "emb · SVM" in result["this profile"]
     assert verdict("better than the baseline with 10 % data", tables, roles={}) == "not testable"
+
+
+def test_stored_per_file_predictions_add_the_test_file_check():
+    def with_predictions(frame_rows, wrong):
+        files = [{"file": f"f{i}", "label": "xy"[i % 2]} for i in range(10)]
+        return [{**r, "predictions": [{**f, "predicted": "yx"[i % 2] if i < wrong else f["label"]}
+                                      for i, f in enumerate(files)]} for r in frame_rows]
+    tables = {"I": table(with_predictions(base(REF), 3), with_predictions(rows("emb", "svm", shifted(REF, 0.5, 0.3)), 2))}
+    evidence = found("comparable to the baseline with 80 % data", tables)["this profile"]
+    assert "test files alone move it within [" in evidence
 
 
 def test_one_repetition_gives_no_verdict_whatever_the_difference():
@@ -188,6 +211,8 @@ def test_a_pair_that_differs_in_more_than_the_claims_factor_is_not_testable():
     larger = {**descriptors, "emb2": {**musicnn, "dim": 800}}
     result = found("larger is better, at a cost", size, descriptors=larger)
     assert result["holds here"] == "holds" and "cost: classifier training" in result["this profile"]
+    task_1 = {"V": table(rows("emb", "svm", REF), rows("emb2", "svm", [[95] * 5] + shifted(REF, 4, 0.3)[1:]))}
+    assert found("larger is better, at a cost", task_1, descriptors=larger)["estimate"] == pytest.approx(4, abs=0.5)
     assert confounds(musicnn, {**musicnn, "model": "MSD"}, factor={"model"}) == []
 
 

@@ -104,7 +104,7 @@ def _vs_baseline(table: str):
         evidence = (f"A = {emb['row'].iloc[0]} {side.average(emb).iloc[0]:.1f}, B = baseline CNN "
                     f"{side.average(base).iloc[0]:.1f}")
         return side.judge(rule, pairs(emb, base), evidence,
-                          side.average(emb).iloc[0] - side.average(base).iloc[0])
+                          side.average(emb).iloc[0] - side.average(base).iloc[0], compared=(emb, base))
     return check
 
 
@@ -199,7 +199,7 @@ def _content(side: Side, rule: Rule) -> Finding:
     evidence = (f"A = {music['row'].iloc[0]} (music) {side.average(music).iloc[0]:.1f}, B = {environmental['row'].iloc[0]}"
                 f" ({domain(names[1])}) {side.average(environmental).iloc[0]:.1f}")
     return side.judge(rule, pairs(music, environmental), evidence,
-                      side.average(music).iloc[0] - side.average(environmental).iloc[0])
+                      side.average(music).iloc[0] - side.average(environmental).iloc[0], compared=(music, environmental))
 
 
 def _size(side: Side, rule: Rule) -> Finding:
@@ -219,7 +219,8 @@ def _size(side: Side, rule: Rule) -> Finding:
         if other:
             return not_testable(f"{names[1]} is not more values of the same layer of {names[0]}: they differ in "
                                 f"{', '.join(other)}")
-    differences = _without_task(pairs(large, small), 1)
+    large, small = (frame[~frame["task"].isin(["T1", "D1"])] for frame in (large, small))  # "apart from Task 1"
+    differences = pairs(large, small)
     if side.published:
         cost = "the paper measures no cost"
     else:
@@ -227,7 +228,7 @@ def _size(side: Side, rule: Rule) -> Finding:
                 f"per run (measured; extraction time is not stored per run)")
     evidence = (f"A = {large['row'].iloc[0]} ({dim(names[1]):.0f} values), B = {small['row'].iloc[0]} "
                 f"({dim(names[0]):.0f} values), tasks other than task 1; {cost}")
-    return side.judge(rule, differences, evidence)
+    return side.judge(rule, differences, evidence, compared=(large, small))
 
 
 #: The paper's findings, each with the authors' sentence and where it stands.

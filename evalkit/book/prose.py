@@ -74,8 +74,12 @@ def tables(values: dict, is_demo: bool) -> dict[str, str]:
         return (f"The best {kind} on average is **{name}** with {_pct(values[f'tab{table_id}_best_avg'])}"
                 + (f", and the baseline reaches {_pct(base)}." if not math.isnan(base) else "."))
     stand_in = {
-        "IV": "On the demo profile, stand-ins with different training content take their place. " if is_demo else "",
-        "V": "On the demo profile, a smaller and a larger embedding of the stand-ins take their place. " if is_demo else "",
+        "IV": ("On the demo profile, stand-ins with different training content take their place; they differ in their "
+               "network, window and sample rate too, so the reproduction page does not test the training-content claim "
+               "on them. " if is_demo else ""),
+        "V": ("On the demo profile, a smaller and a larger embedding of the stand-ins take their place; where they are "
+              "two layers of one network rather than one layer at two sizes, the reproduction page does not test the "
+              "size claim on them. " if is_demo else ""),
     }
     one_frame = values.get("tabIII_one_frame", "")
     same = (f" {one_frame} {'gives' if ', ' not in one_frame else 'give'} one frame per file here: late and early "

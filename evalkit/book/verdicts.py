@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .intervals import (LEVEL, Interval, random_task_interval, resampled_t_interval, task_signs, two_sided_p)
+from .intervals import (LEVEL, Interval, file_bootstrap_interval, random_task_interval, resampled_t_interval, task_signs, two_sided_p)
 from .reference import PAPER_TASKS, load_paper_tables, variant_name
 
 VERDICTS = ("holds", "does not hold", "inconclusive", "no verdict", "not testable")
@@ -97,7 +97,7 @@ def published_long() -> pd.DataFrame:
 #: Columns of :func:`profile_long`; ``frames_per_file`` is the mean number of embedding frames of a training file
 #: (NaN when the results do not say).
 PROFILE_COLUMNS = ["table", "row", "variant", "classifier", "fusion", "kind", "task", "repetition", "accuracy",
-                   "frames_per_file", "test_train_ratio", "fit_seconds"]
+                   "frames_per_file", "test_train_ratio", "fit_seconds", "predictions"]
 
 
 def profile_long(tables: dict) -> pd.DataFrame:
@@ -114,6 +114,7 @@ def profile_long(tables: dict) -> pd.DataFrame:
         part["test_train_ratio"] = (part["n_test_files"] / part["n_train_files"]
                                     if {"n_test_files", "n_train_files"} <= set(part.columns) else np.nan)
         part["fit_seconds"] = part["fit_seconds"] if "fit_seconds" in part else np.nan
+        part["predictions"] = part["predictions"] if "predictions" in part else None
         frames.append(part[PROFILE_COLUMNS])
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PROFILE_COLUMNS)
 
@@ -164,11 +165,38 @@ class Side:
             return frame.groupby("row", sort=False)["avg"].first()
         return frame.groupby(["row", "task"], sort=False)["accuracy"].mean().groupby(level=0, sort=False).mean()
 
-    def judge(self, rule: Rule, differences: pd.DataFrame, evidence: str, value: float | None = None) -> Finding:
-        """:func:`judge_published` or :func:`judge_profile`, by side."""
+    def judge(self, rule: Rule, differences: pd.DataFrame, evidence: str, value: float | None = None, *,
+              compared: tuple | None = None) -> Finding:
+        """:func:`judge_published` or :func:`judge_profile`, by side; ``compared``: the rows of A and B, whose
+        stored per-file predictions give the test-file check (:func:`~evalkit.book.intervals.file_bootstrap_interval`)."""
         if self.published:
             return judge_published(rule, differences, evidence, value)
-        return judge_profile(rule, differences, evidence)
+        finding = judge_profile(rule, differences, evidence)
+        runs = prediction_runs(*compared) if compared is not None else []
+        if runs and finding.verdict != "not testable":
+            check = file_bootstrap_interval(runs)
+            finding.evidence += (f"; test files alone move it within [{check.low:+.1f}, {check.high:+.1f}] (class-stratified "
+                                 "paired bootstrap over the stored per-file predictions, models fixed)")
+        return finding
+
+
+def prediction_runs(a: pd.DataFrame, b: pd.DataFrame) -> list[dict]:
+    """The per-file predictions of A and B on the test files they share, one dict per (task, repetition) (see
+    :func:`~evalkit.book.intervals.file_bootstrap_interval`); empty when the rows carry none."""
+    if "predictions" not in a or "predictions" not in b:
+        return []
+    runs = []
+    b_runs = {(r.task, r.repetition): r.predictions for r in b.itertuples()}
+    for r in a.itertuples():
+        other = b_runs.get((r.task, r.repetition))
+        if not isinstance(r.predictions, list) or not isinstance(other, list):
+            continue
+        theirs = {p["file"]: p["predicted"] for p in other}
+        shared = [p for p in r.predictions if p["file"] in theirs]
+        if shared:
+            runs.append({"task": r.task, "labels": [p["label"] for p in shared],
+                         "a": [p["predicted"] for p in shared], "b": [theirs[p["file"]] for p in shared]})
+    return runs
 
 
 def descriptor(extractor) -> dict:
