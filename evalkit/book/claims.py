@@ -73,12 +73,13 @@ def _intersection(side: Side, rule: Rule, named: str, others: dict) -> Finding:
     """A claim that A beats each of ``others`` (``{label: paired differences}``), tested as an intersection-union
     test: it holds when every comparison holds (p: the largest); it does not hold when one fails (p: the smallest of
     the failing ones, times their number, Bonferroni)."""
-    findings = {label: side.judge(rule, d, f"{named} − {label}") for label, d in others.items()}
+    findings = {label: side.judge(rule, d, f"A = {named}, B = {label}") for label, d in others.items()}
     closest = min(findings, key=lambda label: findings[label].estimate)
     parts = "; ".join(f"vs. {label}: {f.estimate:+.1f}" + ("" if math.isnan(f.low) else f" [{f.low:+.1f}, {f.high:+.1f}]")
                       for label, f in findings.items())
     first = findings[closest]
-    evidence = f"{named} against {len(others)} other configuration(s), closest {closest}: {first.evidence} ({parts})"
+    evidence = (f"{named} against each of {len(others)} other configuration(s) ({parts}); the closest: "
+                f"{first.evidence}")
     if side.published or first.verdict in ("no verdict", "not testable"):
         verdict = first.verdict if not side.published else (
             "holds" if all(f.verdict == "holds" for f in findings.values()) else "does not hold")

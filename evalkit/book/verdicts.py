@@ -210,8 +210,8 @@ def descriptor(extractor) -> dict:
 def confounds(a: dict, b: dict, *, factor: set) -> list[str]:
     """The properties other than ``factor`` in which two :func:`descriptor` dicts differ, e.g.
     ``["layer (penultimate vs. max_pool)"]``."""
-    return [f"{key} ({a.get(key)} vs. {b.get(key)})" for key in dict.fromkeys([*a, *b])
-            if key not in factor and a.get(key) != b.get(key)]
+    # a parameter one extractor lacks says nothing more once the networks differ, which is named already
+    return [f"{key} ({a[key]} vs. {b[key]})" for key in a if key in b and key not in factor and a[key] != b[key]]
 
 
 def family_verdicts(findings: list[Finding], rules: list[Rule]) -> list[Finding]:
