@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from evalkit.book.claims import CLAIMS, check_claims
-from evalkit.book.intervals import file_bootstrap_interval, holm, random_task_interval, resampled_t_interval
+from evalkit.book.intervals import file_bootstrap_interval, holm, max_t_intervals, random_task_interval, resampled_t_interval
 from evalkit.book.verdicts import Rule, confounds
 from evalkit.config import EvalkitError
 
@@ -105,6 +105,16 @@ def test_the_file_bootstrap_resamples_test_files_within_classes_for_both_sides_a
         file_bootstrap_interval([right], resamples=5)
 
 
+def test_the_max_t_interval_of_a_best_of_several_is_wider_than_its_own():
+    rng = np.random.default_rng(4)
+    candidates = {k: pd.DataFrame({"task": np.repeat(np.arange(6), 3), "repetition": np.tile(np.arange(3), 6),
+                                   "difference": rng.normal(0, 3, 18), "test_train_ratio": 0.25}) for k in range(12)}
+    together, alone = max_t_intervals(candidates, seed=1), resampled_t_interval(candidates[0])
+    assert together[0].estimate == pytest.approx(alone.estimate)
+    assert together[0].high - together[0].low > 1.5 * (alone.high - alone.low)
+    assert max_t_intervals(candidates, seed=1)[0].low == together[0].low
+
+
 def test_holm_steps_down_and_ignores_claims_without_a_test():
     assert holm([0.01, 0.04, math.nan, 0.03]) == [True, False, False, False]  # 0.01 ≤ 0.05/3; 0.03 > 0.05/2
     assert holm([0.01, 0.02, 0.024]) == [True, True, True]  # 0.01 ≤ 0.05/3, 0.02 ≤ 0.05/2, 0.024 ≤ 0.05
@@ -137,6 +147,7 @@ def test_the_named_configuration_is_compared_not_the_best():
     tables = {"II": table(base(REF), rows("emb", "svm", shifted(REF, -5, 0.3)), rows("emb2", "svm", shifted(REF, 9)))}
     result = found("better than the baseline with 10 % data", tables)
     assert result["holds here"] == "does not hold" and result["estimate"] < 0 and "emb · SVM" in result["this profile"]
+    assert "chosen after looking: the best of 2 pre-trained configurations, emb2 · SVM" in result["this profile"]
     assert verdict("better than the baseline with 10 % data", tables, roles={}) == "not testable"
 
 
