@@ -88,7 +88,8 @@ def _intersection(side: Side, rule: Rule, named: str, others: dict) -> Finding:
         return Finding(verdict, evidence, first.estimate, first.low, first.high)
     failing = [f.p for f in findings.values() if not rule.satisfied(f.estimate)]
     p = min(1.0, min(failing) * len(failing)) if failing else max(f.p for f in findings.values())
-    return Finding("pending", evidence, first.estimate, first.low, first.high, p)
+    return Finding("pending", f"{evidence}; p = {p:.2g} for all comparisons together", first.estimate, first.low,
+                   first.high, p)
 
 
 # ------------------------------------------------------------------------------------------------ the checks

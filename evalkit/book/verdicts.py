@@ -226,8 +226,7 @@ def family_verdicts(findings: list[Finding], rules: list[Rule]) -> list[Finding]
     for finding, rule, waiting, reject in zip(findings, rules, pending, rejected):
         if waiting:
             verdict = ("holds" if rule.satisfied(finding.estimate) else "does not hold") if reject else "inconclusive"
-            finding = Finding(verdict, f"{finding.evidence}; p = {finding.p:.3g} for the rule's boundary",
-                              finding.estimate, finding.low, finding.high, finding.p)
+            finding = Finding(verdict, finding.evidence, finding.estimate, finding.low, finding.high, finding.p)
         settled.append(finding)
     return settled
 
@@ -278,8 +277,9 @@ def judge_profile(rule: Rule, differences: pd.DataFrame, evidence: str) -> Findi
              f" (corrected resampled t, df {primary.df})")
     if over_tasks.exists:
         text += f", [{over_tasks.low:+.1f}, {over_tasks.high:+.1f}] for tasks like these (t over task means)"
-    text += f"; A ahead on {ahead} of {tasks} task{'s' * (tasks != 1)}"
-    return Finding("pending", text, primary.estimate, primary.low, primary.high, rule.p_value(primary))
+    p = rule.p_value(primary)
+    text += f"; A ahead on {ahead} of {tasks} task{'s' * (tasks != 1)}; p = {p:.2g} at the rule's nearest boundary"
+    return Finding("pending", text, primary.estimate, primary.low, primary.high, p)
 
 
 def judge_published(rule: Rule, differences: pd.DataFrame, evidence: str, value: float | None = None) -> Finding:
