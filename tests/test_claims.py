@@ -188,7 +188,8 @@ def test_svm_best_compares_the_named_embedding_with_each_dense_network():
 
 def test_late_vs_early_averages_over_every_configuration_and_leaves_out_task_6():
     tasks, ref = TASKS + ["D6"], REF + [[50, 51, 52, 53, 54]]
-    late = [rows("emb", "svm", shifted(ref, 3, 0.3, 1), tasks=tasks), rows("emb", "d128", shifted(ref, 3, 0.3, 2), tasks=tasks),
+    late = [rows("emb", "svm", shifted(ref, 3, 0.3, 1), tasks=tasks),
+            rows("emb", "d128", shifted(ref, 3, 0.3, 2), tasks=tasks),
             rows("emb2", "svm", shifted(ref, 2, 0.3, 3)[:4] + [[95] * 5], tasks=tasks)]
     early = [rows(label, c, ref, fusion="early", tasks=tasks) for label, c in [("emb", "svm"), ("emb", "d128"),
                                                                                ("emb2", "svm")]]

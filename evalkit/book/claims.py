@@ -127,7 +127,7 @@ def _best_of(candidates: pd.DataFrame, base: pd.DataFrame) -> str:
     if not found.exists:
         return ""
     return (f". Secondary, chosen after looking: the best of {len(intervals)} pre-trained configurations, {best}, "
-            f"{found.estimate:+.1f} points, simultaneous {LEVEL:.0%} interval [{found.low:+.1f}, {found.high:+.1f}] "
+            f"{found.estimate:+.1f} points, simultaneous {100 * LEVEL:.0f} % interval [{found.low:+.1f}, {found.high:+.1f}] "
             "(max-t over all of them; no verdict)")
 
 

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .intervals import (LEVEL, Interval, file_bootstrap_interval, random_task_interval, resampled_t_interval, task_signs, two_sided_p)
+from .intervals import (LEVEL, Interval, file_bootstrap_interval, random_task_interval, resampled_t_interval,
+                        task_signs, two_sided_p)
 from .reference import PAPER_TASKS, load_paper_tables, variant_name
 
 VERDICTS = ("holds", "does not hold", "inconclusive", "no verdict", "not testable")
@@ -273,7 +274,7 @@ def judge_profile(rule: Rule, differences: pd.DataFrame, evidence: str) -> Findi
     if not primary.exists:
         return Finding("no verdict", f"{text}: one repetition per task leaves no spread between splits to judge by, "
                                      "so there is no interval and no verdict", primary.estimate)
-    text += (f", {LEVEL:.0%} interval [{primary.low:+.1f}, {primary.high:+.1f}] on these tasks over resampled splits"
+    text += (f", {100 * LEVEL:.0f} % interval [{primary.low:+.1f}, {primary.high:+.1f}] on these tasks over resampled splits"
              f" (corrected resampled t, df {primary.df})")
     if over_tasks.exists:
         text += f", [{over_tasks.low:+.1f}, {over_tasks.high:+.1f}] for tasks like these (t over task means)"
