@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from evalkit.book.claims import CLAIMS, check_claims
-from evalkit.book.intervals import file_bootstrap_interval, holm, max_t_intervals, random_task_interval, resampled_t_interval
-from evalkit.book.verdicts import Rule, confounds
+from evalkit.book.intervals import Interval, file_bootstrap_interval, holm, max_t_intervals, random_task_interval, resampled_t_interval
+from evalkit.book.verdicts import Finding, Rule, confounds, family_verdicts
 from evalkit.config import EvalkitError
 
 TASKS = ["D1", "D2", "D3", "D4"]
@@ -62,14 +62,17 @@ def verdict(claim_id, tables, **kwargs):
 # Rules and intervals
 
 
-@pytest.mark.parametrize("rule, low, high, expected", [
-    (Rule("equivalent", 2.0), -1.0, 1.5, "holds"), (Rule("equivalent", 2.0), -1.0, 3.0, "inconclusive"),
-    (Rule("equivalent", 2.0), 2.0, 5.0, "does not hold"), (Rule("non-inferior", 2.0), -1.5, 4.0, "holds"),
-    (Rule("non-inferior", 2.0), -5.0, -2.0, "does not hold"), (Rule("greater"), 0.5, 4.0, "holds"),
-    (Rule("greater"), -0.5, 4.0, "inconclusive"), (Rule("greater"), -3, 0.0, "does not hold"),
+@pytest.mark.parametrize("rule, estimate, se, holds, p_below_5_percent", [
+    (Rule("equivalent", 2.0), 0.2, 0.5, True, True), (Rule("equivalent", 2.0), 1.5, 0.5, True, False),
+    (Rule("equivalent", 2.0), 4.0, 0.5, False, True), (Rule("non-inferior", 2.0), -1.0, 2.0, True, False),
+    (Rule("greater"), 3.0, 1.0, True, True), (Rule("greater"), -3.0, 1.0, False, True),
+    (Rule("greater"), 0.5, 1.0, True, False),
 ])
-def test_rules_judge_intervals(rule, low, high, expected):
-    assert rule.judge(low, high) == expected
+def test_a_rules_p_value_is_that_of_its_nearest_boundary(rule, estimate, se, holds, p_below_5_percent):
+    interval = Interval(estimate, estimate - 2 * se, estimate + 2 * se, se, 20)
+    assert rule.satisfied(estimate) == holds
+    assert (rule.p_value(interval) < 0.05) == p_below_5_percent
+    assert math.isnan(rule.p_value(Interval(estimate)))  # no interval, no test
 
 
 def test_a_difference_of_exactly_the_margin_is_judged_by_the_wording_not_by_float_rounding():
@@ -120,6 +123,16 @@ def test_holm_steps_down_and_ignores_claims_without_a_test():
     assert holm([0.01, 0.02, 0.024]) == [True, True, True]  # 0.01 ≤ 0.05/3, 0.02 ≤ 0.05/2, 0.024 ≤ 0.05
     with pytest.raises(EvalkitError, match="family_error"):
         holm([0.1], family_error=0)
+
+
+def test_the_claims_share_their_error_rate_so_two_claims_at_p_3_percent_stay_inconclusive():
+    def pending(p, estimate=1.0):
+        return Finding("pending", "e", estimate, p=p)
+    rules = [Rule("greater")] * 3
+    alone = family_verdicts([pending(0.03), Finding("not testable", "r"), Finding("no verdict", "r")], rules)
+    assert [f.verdict for f in alone] == ["holds", "not testable", "no verdict"]
+    together = family_verdicts([pending(0.03), pending(0.03), pending(0.001, -2.0)], rules)
+    assert [f.verdict for f in together] == ["inconclusive", "inconclusive", "does not hold"]
 
 
 # ------------------------------------------------------------------------------------------------

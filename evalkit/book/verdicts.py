@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .intervals import (LEVEL, Interval, file_bootstrap_interval, random_task_interval, resampled_t_interval,
+from .intervals import (LEVEL, Interval, file_bootstrap_interval, holm, random_task_interval, resampled_t_interval,
                         task_signs, two_sided_p)
 from .reference import PAPER_TASKS, load_paper_tables, variant_name
 
@@ -66,16 +66,6 @@ class Rule:
             return math.nan
         distance = min(abs(interval.estimate - b) for b in self.region if math.isfinite(b))
         return two_sided_p(distance=distance, interval=interval)
-
-    def judge(self, low: float, high: float) -> str:
-        """The verdict of one interval on its own: every value satisfies the rule, none does, or some do."""
-        region_low, region_high = self.region
-        low, high = round(float(low), 6), round(float(high), 6)
-        if region_low < low and high < region_high:
-            return "holds"
-        if high <= region_low or low >= region_high:
-            return "does not hold"
-        return "inconclusive"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -219,8 +209,6 @@ def family_verdicts(findings: list[Finding], rules: list[Rule]) -> list[Finding]
     """Settle the verdicts of a profile's findings together: Holm's procedure over the p-values of those with an
     interval (family-wise error :data:`~evalkit.book.intervals.FAMILY_ERROR`); a rejected one *holds* or *does not
     hold* by where its estimate lies, the others are *inconclusive*. Findings with a final verdict are kept."""
-    from .intervals import holm
-
     pending = [f.verdict == "pending" for f in findings]
     rejected = holm([f.p if waiting else math.nan for f, waiting in zip(findings, pending)])
     settled = []
@@ -294,8 +282,3 @@ def judge_published(rule: Rule, differences: pd.DataFrame, evidence: str, value:
 
 def not_testable(reason: str) -> Finding:
     return Finding("not testable", reason)
-
-
-def average_text(side: Side, rows: pd.DataFrame) -> str:
-    """``"row 71.6"``: a configuration and its average over tasks."""
-    return f"{rows['row'].iloc[0]} {side.average(rows).iloc[0]:.1f}"
