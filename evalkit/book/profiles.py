@@ -307,6 +307,8 @@ def single_run_profile(task="D2", embedding: str = "musicnn", classifier: str = 
                            "train_fractions": list(train_fractions or STANDARD_FRACTIONS),
                            "repetitions": int(repetitions), "baseline": bool(baseline)},
         "teaching": {"task": task, "embedding": label, "classifier": classifier, "repetitions": int(repetitions)},
+        # the run's own configuration plays the claims' "OpenL3 + SVM": chosen with the parameters, before any result
+        "claims": {"embedding": label, "classifier": classifier},
     }
     if baseline:
         data["baseline"] = {k: v for k, v in DEFAULT_BASELINE.items() if k == "default" or k == task}
