@@ -112,10 +112,10 @@ def test_teaching_answer_says_when_the_cnn_is_level_or_ahead():
 
 def test_claims_summary_counts_agree_with_their_numbers_and_a_demo_says_what_its_verdicts_mean():
     counts = {"holds": 1, "does not hold": 0, "inconclusive": 2, "no verdict": 3, "not testable": 1}
-    text = prose.claims_summary(counts, total=7)
+    text = prose.claims_summary(counts)
     assert "1 holds, 0 do not hold, 2 are inconclusive, 3 get no verdict" in text and "1 cannot be tested" in text
     assert "Holm" in text and "neither evidence" not in text
-    demo = prose.claims_summary({**counts, "no verdict": 0}, total=7, stand_ins="musicnn-mtt with svm")
+    demo = prose.claims_summary({**counts, "no verdict": 0}, stand_ins="musicnn-mtt with svm")
     assert "no verdict" not in demo and "musicnn-mtt with svm" in demo and "neither evidence for nor against" in demo
 
 

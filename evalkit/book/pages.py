@@ -354,7 +354,7 @@ def reproduction(P) -> Page:
     values = glue_all({
         "claims_total": len(claims),
         "claims_summary": prose.claims_summary(
-            {verdict: int(verdicts.get(verdict, 0)) for verdict in VERDICTS}, total=len(claims),
+            {verdict: int(verdicts.get(verdict, 0)) for verdict in VERDICTS},
             stand_ins=(f"{roles.get('embedding', '–')} with {roles.get('classifier', '–')}" if P.is_demo else "")),
         "claims_paper": int((claims["holds in the paper"] == "holds").sum()),
         "repro_n": len(numbers),

@@ -162,7 +162,7 @@ def curve(values: dict) -> dict[str, str]:
                         f"{_pct(values['lc_best_small_value'])}{gap}. Over the whole curve, {values['lc_summary']}.")}
 
 
-def claims_summary(counts: dict, *, total: int, stand_ins: str = "") -> str:
+def claims_summary(counts: dict, *, stand_ins: str = "") -> str:
     """Page 1's and the reproduction page's sentence on the claims: how they are judged together (Holm, 5 %
     family-wise), the verdict counts, and, on a profile with stand-ins (``stand_ins`` names the configuration), that
     such verdicts are about the stand-ins on synthetic data, neither evidence for nor against the paper."""
@@ -176,9 +176,8 @@ def claims_summary(counts: dict, *, total: int, stand_ins: str = "") -> str:
         parts.append(verb(counts["no verdict"], "gets no verdict (too few repetitions for an interval)",
                           "get no verdict (too few repetitions for an interval)"))
     parts.append(f"{counts.get('not testable', 0)} cannot be tested")
-    text = (f"Each of the paper's {total} claims, quoted from the authors, is judged with a 95 % interval on these tasks "
-            "over resampled splits, and the verdicts share a 5 % family-wise error rate (Holm): "
-            + ", ".join(parts[:-1]) + f" and {parts[-1]}.")
+    text = ("Each claim is judged with a 95 % interval on these tasks over resampled splits, and the verdicts share a "
+            "5 % family-wise error rate (Holm): " + ", ".join(parts[:-1]) + f" and {parts[-1]}.")
     if stand_ins:
         text += (f" On this demo profile every verdict is about the stand-ins ({stand_ins} for OpenL3 with a linear "
                  "SVM) on synthetic data: such a verdict is neither evidence for nor against the paper.")
@@ -186,7 +185,8 @@ def claims_summary(counts: dict, *, total: int, stand_ins: str = "") -> str:
 
 
 def reproduction(values: dict) -> dict[str, str]:
-    return {"claims": (f"{values['claims_summary']} On the published means, {values['claims_paper']} of the "
+    return {"claims": (f"The paper states {values['claims_total']} findings, quoted below with where they stand. "
+                       f"{values['claims_summary']} On the published means, {values['claims_paper']} of the "
                        f"{values['claims_total']} sentences agree with their rule (no interval: the paper gives no "
                        "spread per cell)."),
             "numbers": (f"There are {values['repro_n']} of them, compared with {values['repro_kind']}. "
