@@ -201,6 +201,9 @@ def test_named_profiles_load_and_validate():
     ({"embeddings": {"x": "nosuchnet"}}, "unknown embedding 'nosuchnet'"),
     ({"learning_curve": {"train_fractions": [0.9]}}, "training share"),
     ({"baseline": {"D9": {"embedding": "spectrogram", "classifier": "cnn"}}}, "baseline.D9"),
+    ({"claims": {"embedding": "nope"}}, "claims.embedding: unknown embedding label 'nope'"),
+    ({"claims": {"classifier": "d512"}}, "claims.classifier: 'd512' is not one of the profile's classifiers"),
+    ({"claims": {"best": "svm"}}, "unknown key(s) best"),
 ])
 def test_profile_errors_name_the_key_and_the_valid_choices(tmp_path, change, message):
     from evalkit.book.profiles import ProfileError, load_profile

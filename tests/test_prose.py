@@ -110,11 +110,13 @@ def test_teaching_answer_says_when_the_cnn_is_level_or_ahead():
     assert "large collection" not in level + behind
 
 
-def test_verdict_counts_agree_with_their_numbers():
-    assert prose.verdict_counts(holds=0, not_hold=1, inconclusive=6, not_testable=0) == (
-        "**0 hold** here, 1 does not hold, 6 are inconclusive and 0 cannot be tested")
-    assert prose.verdict_counts(holds=1, not_hold=2, inconclusive=1, not_testable=3) == (
-        "**1 holds** here, 2 do not hold, 1 is inconclusive and 3 cannot be tested")
+def test_claims_summary_counts_agree_with_their_numbers_and_a_demo_says_what_its_verdicts_mean():
+    counts = {"holds": 1, "does not hold": 0, "inconclusive": 2, "no verdict": 3, "not testable": 1}
+    text = prose.claims_summary(counts)
+    assert "1 holds, 0 do not hold, 2 are inconclusive, 3 get no verdict" in text and "1 cannot be tested" in text
+    assert "Holm" in text and "neither evidence" not in text
+    demo = prose.claims_summary({**counts, "no verdict": 0}, stand_ins="musicnn-mtt with svm")
+    assert "no verdict" not in demo and "musicnn-mtt with svm" in demo and "neither evidence for nor against" in demo
 
 
 def test_table_iii_names_the_embeddings_whose_late_and_early_fusion_coincide():

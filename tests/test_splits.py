@@ -51,3 +51,12 @@ def test_split_rejects_impossible_fractions():
     labels, groups = _data()
     with pytest.raises(ValueError, match="exceed"):
         split_files(labels, groups, seed=0, train_fraction=0.9)
+
+
+def test_a_recording_with_files_of_two_classes_never_straddles_the_test_boundary():
+    labels, groups = _data(n_classes=3, groups_per_class=10, files_per_group=2)
+    groups = np.array([g.split("/")[1] for g in groups])  # g0 … g9 each hold files of all three classes
+    for seed in range(10):
+        train, test = split_files(labels, groups, seed=seed)
+        assert not set(groups[train]) & set(groups[test])
+        assert set(labels[test]) == set(labels) and set(labels[train]) == set(labels)

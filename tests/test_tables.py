@@ -260,18 +260,18 @@ def test_paper_table_shows_the_published_numbers_with_the_best_in_bold():
 
 def test_claims_table_shows_each_claim_its_rule_and_both_verdicts():
     claims = pd.DataFrame([
-        {"claim": "c1", "statement": "one <two>", "rule": "A − B ≥ −2 points", "paper": "91.3 vs. 91.2",
+        {"claim": "c1", "statement": "one <two>", "source": "Table I", "rule": "A − B ≥ −2 points", "paper": "91.3 vs. 91.2",
          "holds in the paper": "holds", "this profile": "no Table I", "holds here": "not testable"},
-        {"claim": "c2", "statement": "s", "rule": "A − B > 0 points", "paper": "a", "holds in the paper": "holds",
+        {"claim": "c2", "statement": "s", "source": "x", "rule": "A − B > 0 points", "paper": "a", "holds in the paper": "holds",
          "this profile": "b", "holds here": "does not hold"},
-        {"claim": "c3", "statement": "t", "rule": "A − B > 0 points", "paper": "a", "holds in the paper": "holds",
+        {"claim": "c3", "statement": "t", "source": "x", "rule": "A − B > 0 points", "paper": "a", "holds in the paper": "holds",
          "this profile": "c", "holds here": "inconclusive"},
     ])
-    header, body = _grid(tables.claims_html(claims))
-    assert header == ["claim and rule", "the paper's numbers", "verdict", "this profile's numbers", "verdict"]
-    assert _texts(body[0]) == ["c1 one <two> holds if A − B ≥ −2 points", "91.3 vs. 91.2", "holds", "no Table I",
-                               "not testable"]
-    assert _texts(body[1]) == ["c2 s holds if A − B > 0 points", "a", "holds", "b", "does not hold"]
+    header, body = _grid(tables.claims_html(claims, side_name="demo (stand-ins, synthetic data)"))
+    assert header[3].startswith("demo (stand-ins, synthetic data)")
+    assert _texts(body[0]) == ["c1 “one <two>” (Table I) holds if A − B ≥ −2 points", "91.3 vs. 91.2", "holds",
+                               "no Table I", "not testable"]
+    assert _texts(body[1]) == ["c2 “s” (x) holds if A − B > 0 points", "a", "holds", "b", "does not hold"]
     assert body[0][0][1] == "c1"  # the claim's name in bold
     styles = {body[i][4][2] for i in range(3)} | {body[1][2][2]}
     assert len(styles) == 4 and all(styles)  # the four verdicts are styled, each differently

@@ -97,8 +97,9 @@ def build_banner(profile) -> str:
     if profile.is_demo:
         return (f"**This is a demo build.** Its six data sets D1–D6 are *synthetic stand-ins* for the paper's tasks "
                 f"T1–T6, and its pre-trained models — {stand_in_models(profile)} — *stand in* for the paper's OpenL3, "
-                "VGGish and Kumar et al. networks. Its numbers test the paper's method and claims on other data; they "
-                "are not the paper's results.")
+                "VGGish and Kumar et al. networks. Its numbers run the paper's method on other data; they are not the "
+                "paper's results, and its verdicts on the paper's claims are about the stand-ins, neither evidence "
+                "for nor against the paper.")
     if compares_directly(profile):
         return (f"This build runs the paper's own data sets ({', '.join(map(str, profile.tasks))}) with the profile "
                 f"**{profile.name}**, so its numbers are directly comparable with the published ones.")

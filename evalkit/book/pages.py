@@ -25,7 +25,7 @@ from .reference import PAPER_TASKS, paper_confusion_frame
 from .summary import (CLASSIFIER_NAMES, averages, baseline_average, best_configuration, best_row, curve_table,
                       fusion_comparison, largest_confusions, mean_confusion_frame)
 from .tables import frame_html, table_html
-from .verdicts import one_frame_embeddings
+from .verdicts import VERDICTS, descriptor, one_frame_embeddings
 
 
 class Page(SimpleNamespace):
@@ -337,8 +337,8 @@ def learning_curve(P) -> Page:
 def reproduction(P) -> Page:
     """The paper's claims on this profile, and every number with a published counterpart."""
     tables = {table_id: collect_table(P, table_id) for table_id in TABLE_IDS}
-    claims = check_claims(tables, training_domains(P))
-    verdicts = claims["holds here"].value_counts()
+    claims = check_claims(tables, training_domains(P), roles=P.claims,
+                          descriptors={label: descriptor(P.extractor(label)) for label in P.embeddings})
     numbers = reproduction_frame(P, tables)
     direct = bool(numbers["comparable"].any()) if not numbers.empty else False
     if numbers.empty:
@@ -349,19 +349,20 @@ def reproduction(P) -> Page:
     else:
         summary = (f"On other data the numbers are not expected to agree: the mean absolute difference is "
                    f"{numbers['difference'].abs().mean():.1f} points, and only the claims above are comparable.")
-    counts = {name: int(verdicts.get(verdict, 0)) for name, verdict in (
-        ("holds", "holds"), ("not_hold", "does not hold"), ("inconclusive", "inconclusive"),
-        ("not_testable", "not testable"))}
+    verdicts = claims["holds here"].value_counts()
+    roles = P.claims or {}
     values = glue_all({
-        "claims_total": len(claims), "claims_checked": len(claims) - counts["not_testable"],
-        "claims_counts": prose.verdict_counts(**counts),
+        "claims_total": len(claims),
+        "claims_summary": prose.claims_summary(
+            {verdict: int(verdicts.get(verdict, 0)) for verdict in VERDICTS},
+            stand_ins=(f"{roles.get('embedding', '–')} with {roles.get('classifier', '–')}" if P.is_demo else "")),
         "claims_paper": int((claims["holds in the paper"] == "holds").sum()),
-        "claims_failed": ", ".join(f"*{c}*" for c in claims[claims["holds here"] == "does not hold"]["claim"]) or "none",
         "repro_n": len(numbers),
         "repro_kind": "the published numbers of the same experiments" if direct else
                       "the paper's corresponding rows on other data (orientation only)",
         "repro_summary": summary})
     return Page(tables=tables, everything=_concat(tables.values()), claims=claims, numbers=numbers, direct=direct,
+                side_name="demo (stand-ins, synthetic data)" if P.is_demo else "this profile",
                 text=Page(**prose.reproduction(values)),
                 title="reproduced vs. published" if direct else (
                     f"{'demo' if P.is_demo else 'your data'} vs. paper (different data: orientation only)"),

@@ -35,13 +35,17 @@ DEFAULT_BASELINE = {
 
 #: Keys of the YAML schema (checked by :func:`evalkit.book.profiles.validate`).
 _TOP_KEYS = {"name", "description", "tasks", "task_params", "repetitions", "seed", "embeddings", "classifiers",
-             "baseline", "baseline_repetitions", "tables", "learning_curve", "paper_rows", "teaching", "test_size"}
+             "baseline", "baseline_repetitions", "tables", "learning_curve", "paper_rows", "teaching", "test_size",
+             "claims"}
 _TABLE_KEYS = {"embeddings", "train_fraction", "fusion", "pooling", "baseline", "classifiers"}
 _CURVE_KEYS = {"embeddings", "classifier", "train_fractions", "repetitions", "baseline"}
 _TEACHING_KEYS = {"task", "embedding", "classifier", "train_fractions", "repetitions", "examples_per_class", "baseline"}
 #: The teaching chapter's training shares unless its profile names others.
 TEACHING_FRACTIONS = [0.1, 0.4, 0.8]
 _PAPER_ROW_KEYS = {"embedding", "content", "emb_size"}
+#: Roles of the claims: the embedding label and classifier that play the authors' "OpenL3 + SVM" (named before any
+#: result exists, so that no claim compares a configuration chosen as the best on the same runs).
+_CLAIMS_KEYS = {"embedding", "classifier"}
 
 
 class ProfileError(EvalkitError, ValueError):
@@ -68,6 +72,7 @@ class Profile:
     paper_rows: dict = field(default_factory=dict)
     teaching: dict | None = None
     test_size: float = 0.2
+    claims: dict = field(default_factory=dict)
     path: Path | None = None
     single_run: bool = False
     _tasks: dict = field(default_factory=dict, repr=False, compare=False)
@@ -78,7 +83,8 @@ class Profile:
     def as_dict(self) -> dict:
         """The profile's content (what determines its results), as plain data."""
         keys = ["name", "description", "tasks", "task_params", "repetitions", "seed", "embeddings", "classifiers",
-                "baseline", "baseline_repetitions", "tables", "learning_curve", "paper_rows", "teaching", "test_size"]
+                "baseline", "baseline_repetitions", "tables", "learning_curve", "paper_rows", "teaching", "test_size",
+                "claims"]
         return {k: copy.deepcopy(getattr(self, k)) for k in keys}
 
     @property

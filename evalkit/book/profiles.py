@@ -16,6 +16,7 @@ file of the same schema)::
     learning_curve: {embeddings: [mfcc], classifier: svm, train_fractions: [0.1, 0.8], repetitions: 2}
     paper_rows: {}                   # profile embedding label -> row keys of data/reference/paper_tables.csv
     teaching: {task: D2, embedding: musicnn-msd}   # optional: the teaching notebook's small example
+    claims: {embedding: musicnn-msd, classifier: svm}  # optional: what plays "OpenL3 + SVM" in the paper's claims
 
 :func:`load_profile` reads and validates one (every error names the key and the valid choices);
 :func:`single_run_profile` builds the profile of a single task × embedding × classifier run, which the
@@ -32,7 +33,7 @@ import yaml
 from ..config import parse_spec, resource_path
 from ..embed.registry import EMBEDDINGS
 from ..learn.registry import CLASSIFIERS
-from .profile import (_CURVE_KEYS, _PAPER_ROW_KEYS, _TABLE_KEYS, _TEACHING_KEYS, _TOP_KEYS, DEFAULT_BASELINE, FUSIONS,
+from .profile import (_CLAIMS_KEYS, _CURVE_KEYS, _PAPER_ROW_KEYS, _TABLE_KEYS, _TEACHING_KEYS, _TOP_KEYS, DEFAULT_BASELINE, FUSIONS,
                       NAMED_PROFILES, POOLINGS, STANDARD_FRACTIONS, TABLE_IDS, TEACHING_FRACTIONS, Profile,
                       ProfileError)
 
@@ -236,12 +237,22 @@ def validate(data: dict, where: str = "<profile>") -> Profile:
             _check_baseline_shares(f"{at}.baseline", teaching["baseline"],
                                    teaching.get("train_fractions", TEACHING_FRACTIONS), bool(baseline))
 
+    roles = data.get("claims") or {}
+    if not isinstance(roles, dict):
+        _fail(f"{where}: claims", "expected a mapping {embedding: label, classifier: name}")
+    _check_keys(f"{where}: claims", roles, _CLAIMS_KEYS)
+    if "embedding" in roles:
+        _check_labels(f"{where}: claims.embedding", [roles["embedding"]], embeddings)
+    if "classifier" in roles and roles["classifier"] not in classifiers:
+        _fail(f"{where}: claims.classifier", f"{roles['classifier']!r} is not one of the profile's classifiers "
+                                             f"({', '.join(map(str, classifiers))})")
+
     return Profile(name=data["name"], description=str(data.get("description") or ""), tasks=tasks,
                    task_params=dict(task_params), repetitions=repetitions, seed=seed, embeddings=embeddings,
                    classifiers=list(classifiers), baseline=baseline, baseline_repetitions=baseline_repetitions,
                    tables={k: dict(v) for k, v in tables.items()}, learning_curve=dict(curve) if curve else None,
                    paper_rows={k: dict(v) for k, v in paper_rows.items()}, teaching=dict(teaching) if teaching else None,
-                   test_size=float(test_size))
+                   test_size=float(test_size), claims=dict(roles))
 
 
 def _check_baseline_shares(at: str, value, fractions, profile_has_baseline: bool) -> None:
@@ -296,6 +307,8 @@ def single_run_profile(task="D2", embedding: str = "musicnn", classifier: str = 
                            "train_fractions": list(train_fractions or STANDARD_FRACTIONS),
                            "repetitions": int(repetitions), "baseline": bool(baseline)},
         "teaching": {"task": task, "embedding": label, "classifier": classifier, "repetitions": int(repetitions)},
+        # the run's own configuration plays the claims' "OpenL3 + SVM": chosen with the parameters, before any result
+        "claims": {"embedding": label, "classifier": classifier},
     }
     if baseline:
         data["baseline"] = {k: v for k, v in DEFAULT_BASELINE.items() if k == "default" or k == task}

@@ -74,8 +74,12 @@ def tables(values: dict, is_demo: bool) -> dict[str, str]:
         return (f"The best {kind} on average is **{name}** with {_pct(values[f'tab{table_id}_best_avg'])}"
                 + (f", and the baseline reaches {_pct(base)}." if not math.isnan(base) else "."))
     stand_in = {
-        "IV": "On the demo profile, stand-ins with different training content take their place. " if is_demo else "",
-        "V": "On the demo profile, a smaller and a larger embedding of the stand-ins take their place. " if is_demo else "",
+        "IV": ("On the demo profile, stand-ins with different training content take their place; they differ in their "
+               "network, window and sample rate too, so the reproduction page does not test the training-content claim "
+               "on them. " if is_demo else ""),
+        "V": ("On the demo profile, a smaller and a larger embedding of the stand-ins take their place; where they are "
+              "two layers of one network rather than one layer at two sizes, the reproduction page does not test the "
+              "size claim on them. " if is_demo else ""),
     }
     one_frame = values.get("tabIII_one_frame", "")
     same = (f" {one_frame} {'gives' if ', ' not in one_frame else 'give'} one frame per file here: late and early "
@@ -158,20 +162,33 @@ def curve(values: dict) -> dict[str, str]:
                         f"{_pct(values['lc_best_small_value'])}{gap}. Over the whole curve, {values['lc_summary']}.")}
 
 
-def verdict_counts(*, holds: int, not_hold: int, inconclusive: int, not_testable: int) -> str:
-    """"2 hold here, 1 does not hold, 4 are inconclusive and 0 cannot be tested": the verdict counts of the claims,
-    each verb agreeing with its number."""
+def claims_summary(counts: dict, *, stand_ins: str = "") -> str:
+    """Page 1's and the reproduction page's sentence on the claims: how they are judged together (Holm, 5 %
+    family-wise), the verdict counts, and, on a profile with stand-ins (``stand_ins`` names the configuration), that
+    such verdicts are about the stand-ins on synthetic data, neither evidence for nor against the paper."""
     def verb(n: int, one: str, many: str) -> str:
         return f"{n} {one if n == 1 else many}"
 
-    return (f"**{verb(holds, 'holds', 'hold')}** here, {verb(not_hold, 'does not hold', 'do not hold')}, "
-            f"{verb(inconclusive, 'is inconclusive', 'are inconclusive')} and {not_testable} cannot be tested")
+    parts = [verb(counts.get("holds", 0), "holds", "hold"), verb(counts.get("does not hold", 0), "does not hold",
+                                                                 "do not hold"),
+             verb(counts.get("inconclusive", 0), "is inconclusive", "are inconclusive")]
+    if counts.get("no verdict"):
+        parts.append(verb(counts["no verdict"], "gets no verdict (too few repetitions for an interval)",
+                          "get no verdict (too few repetitions for an interval)"))
+    parts.append(f"{counts.get('not testable', 0)} cannot be tested")
+    text = ("Each claim is judged with a 95 % interval on these tasks over resampled splits, and the verdicts share a "
+            "5 % family-wise error rate (Holm): " + ", ".join(parts[:-1]) + f" and {parts[-1]}.")
+    if stand_ins:
+        text += (f" On this demo profile every verdict is about the stand-ins ({stand_ins} for OpenL3 with a linear "
+                 "SVM) on synthetic data: such a verdict is neither evidence for nor against the paper.")
+    return text
 
 
 def reproduction(values: dict) -> dict[str, str]:
-    return {"claims": (f"Of the {values['claims_total']} claims, {values['claims_counts']} on this profile. "
-                       "On the published numbers, "
-                       f"{values['claims_paper']} hold. Claims that do not hold here: {values['claims_failed']}."),
+    return {"claims": (f"The paper states {values['claims_total']} findings, quoted below with where they stand. "
+                       f"{values['claims_summary']} On the published means, {values['claims_paper']} of the "
+                       f"{values['claims_total']} sentences agree with their rule (no interval: the paper gives no "
+                       "spread per cell)."),
             "numbers": (f"There are {values['repro_n']} of them, compared with {values['repro_kind']}. "
                         f"{values['repro_summary']} Each cell gives this profile's mean, its standard deviation over "
                         "repetitions below it, and the published number in italics.")}

@@ -36,7 +36,8 @@ _MARKS = {True: ("✓", "within max(2 std, 3 points) of the published number"),
           False: ("✗", "outside max(2 std, 3 points) of the published number")}
 #: Verdicts of the claims table (text colours of the same blue / orange pair; the word says it too).
 _VERDICT = {"holds": "color:#0b5394;font-weight:bold", "does not hold": "color:#b45309;font-weight:bold",
-            "inconclusive": "color:#555;font-weight:bold;font-style:italic", "not testable": "color:#777"}
+            "inconclusive": "color:#555;font-weight:bold;font-style:italic", "no verdict": "color:#777;font-style:italic",
+            "not testable": "color:#777"}
 
 #: Styles every table shares (scoped to the table by the Styler's id): the spread line under a mean is small and grey.
 _BASE_STYLES = [
@@ -262,15 +263,16 @@ def table_section_html(profile, table_id: str, results: pd.DataFrame) -> str:
             f"({html.escape(TABLE_TITLES.get(table_id, ''))}){where}</summary>{paper}</details>")
 
 
-def claims_html(claims: pd.DataFrame) -> str:
-    """The claims table of :func:`evalkit.book.claims.check_claims` as HTML: each claim with its rule, the evidence and
-    verdict on the published tables and on this profile (blue holds, orange does not hold, grey italic inconclusive,
-    grey not testable)."""
-    header = ["claim and rule", "the paper's numbers", "verdict", "this profile's numbers", "verdict"]
+def claims_html(claims: pd.DataFrame, *, side_name: str = "this profile") -> str:
+    """The claims table of :func:`evalkit.book.claims.check_claims` as HTML: each claim with the authors' sentence,
+    where it stands and its rule, the evidence and verdict on the published tables and on this profile (blue holds,
+    orange does not hold, grey italic inconclusive or no verdict, grey not testable). ``side_name`` heads the
+    profile's columns (``"demo (stand-ins, synthetic data)"`` on a profile with stand-ins)."""
+    header = ["claim and rule", "the paper's numbers", "verdict", f"{side_name}: numbers", "verdict"]
     cells, css = [], []
     for _, row in claims.iterrows():
-        cells.append([f"<b>{html.escape(row['claim'])}</b><br>{html.escape(row['statement'])}<br>"
-                      f"<i>holds if {html.escape(row['rule'])}</i>",
+        cells.append([f"<b>{html.escape(row['claim'])}</b><br>“{html.escape(row['statement'])}” "
+                      f"({html.escape(row['source'])})<br><i>holds if {html.escape(row['rule'])}</i>",
                       html.escape(row["paper"]), html.escape(row["holds in the paper"]),
                       html.escape(row["this profile"]), html.escape(row["holds here"])])
         verdict = [_VERDICT.get(row["holds in the paper"], "font-weight:bold"),

@@ -25,7 +25,8 @@ def split_files(labels, groups, *, seed: int, test_size: float = 0.2, train_frac
 
     The test set takes whole groups of each class until it holds at least ``test_size`` of the
     class's files; it depends only on ``seed``, so every training share of a repetition is tested on
-    the same files. Training files are then drawn per class from the remaining files:
+    the same files. A group with files of several classes (one recording, two labels) is one group: all
+    its files are on the same side. Training files are then drawn per class from the remaining files:
     ``train_fraction`` of the class's files in the whole data set (0.8 with a 20 % test set: all of
     them). Smaller shares are subsets of larger ones for the same seed.
 
@@ -52,38 +53,50 @@ def split_files(labels, groups, *, seed: int, test_size: float = 0.2, train_frac
     labels, groups = np.asarray(labels), np.asarray(groups)
     check_shares(test_size=test_size, train_fraction=train_fraction)
     classes = sorted(set(labels)) if classes is None else list(classes)
-    train, test, problems = [], [], []
+    problems: dict = {}
+    # first every class's test groups, then the training files: a group may hold files of several classes (one
+    # recording, two labels), and a group that one class puts into the test set takes its files of every class along
+    test_groups: set = set()
     for label in classes:
         idx = np.flatnonzero(labels == label)
         class_groups = sorted(set(groups[idx]))
         if len(class_groups) < 2:
-            problems.append(f"class {label!r} has {len(idx)} file(s) in {len(class_groups)} recording group(s); "
-                            "a train/test split needs at least two groups per class")
+            problems[label] = (f"class {label!r} has {len(idx)} file(s) in {len(class_groups)} recording group(s); "
+                               "a train/test split needs at least two groups per class")
             continue
         order = _rng("test", seed, str(label)).permutation(len(class_groups))
         target = max(1, int(round(test_size * len(idx))))
-        test_groups, n_test = set(), 0
+        chosen = [g for g in class_groups if g in test_groups]  # taken along by an earlier class
+        n_test = int(np.isin(groups[idx], chosen).sum())
         for g in order:
-            if n_test >= target or len(test_groups) == len(class_groups) - 1:
+            if n_test >= target or len(chosen) == len(class_groups) - 1:
                 break
+            if class_groups[g] in test_groups:
+                continue
             test_groups.add(class_groups[g])
+            chosen.append(class_groups[g])
             n_test += int(np.sum(groups[idx] == class_groups[g]))
-        pool = np.array([i for i in idx if groups[i] not in test_groups])
+    in_test = np.isin(groups, list(test_groups))
+    train, test = [], np.flatnonzero(in_test)
+    for label in classes:
+        if label in problems:
+            continue
+        idx = np.flatnonzero(labels == label)
+        pool = idx[~in_test[idx]]
         n_train = min(len(pool), max(1, int(round(train_fraction * len(idx)))))
         pool = pool[_rng("train", seed, str(label)).permutation(len(pool))]
         recordings = len(set(groups[pool[:n_train]]))
         if recordings < MIN_TRAINING_RECORDINGS:
-            problems.append(f"class {label!r}: {n_train} training file(s) from {recordings} recording(s) (of its "
-                            f"{len(idx)} files in {len(class_groups)} recordings, {len(test_groups)} of them in the "
-                            "test set)")
+            problems[label] = (f"class {label!r}: {n_train} training file(s) from {recordings} recording(s) (of its "
+                               f"{len(idx)} files in {len(set(groups[idx]))} recordings, "
+                               f"{len(set(groups[idx][in_test[idx]]))} of them in the test set)")
         train.extend(pool[:n_train])
-        test.extend(i for i in idx if groups[i] in test_groups)
     if problems:
         raise ParameterError.with_problems(
             f"train_fraction {train_fraction:g} (seed {seed}) leaves {len(problems)} class(es) without the "
             f"{MIN_TRAINING_RECORDINGS} training recordings a classifier needs: use a larger share or more "
-            "recordings", problems)
-    return np.sort(np.array(train, dtype=int)), np.sort(np.array(test, dtype=int))
+            "recordings", [problems[label] for label in classes if label in problems])
+    return np.sort(np.array(train, dtype=int)), np.sort(np.asarray(test, dtype=int))
 
 
 def check_shares(*, test_size: float, train_fraction: float) -> None:
