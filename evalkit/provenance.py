@@ -8,7 +8,9 @@ imported ones are optional paths, e.g. the demo synthesis behind a task name), e
 docstrings, so that comments, docstrings and formatting change nothing. It adds the versions of the installed
 third-party packages these modules import anywhere (a newer scikit-learn or TensorFlow may compute other numbers).
 ``evalkit.config`` is left out: it names, locates and checks things, which decides whether a configuration runs,
-not what it computes.
+not what it computes. A class defined where Python keeps no source (a notebook cell, an interactive session) is
+known by its module's name only: edits to it are not seen, so such a researcher's results belong in a store of
+their own (``ResultStore(folder)``) or in a module file.
 """
 from __future__ import annotations
 
