@@ -131,6 +131,21 @@ def test_prose_numbers_are_glued_from_results(book):
 
 
 @pytest.mark.slow
+def test_every_glued_value_is_pasted_by_a_page_and_every_pasted_value_is_glued(book):
+    root, _ = book
+    glued = set()
+    for name in NOTEBOOKS:
+        notebook = json.loads((root / "book" / "_generated" / f"{name}.ipynb").read_text())
+        glued |= {f"{name}::{o['metadata']['scrapbook']['name']}" for c in notebook["cells"]
+                  for o in c.get("outputs", []) if "scrapbook" in o.get("metadata", {})}
+    pasted = set()
+    for page in (REPO_ROOT / "book").glob("*.md"):
+        pasted |= {f"{notebook}::{name}" for notebook, name in
+                   re.findall(r"\{glue(?::\w+)?\}`_generated/(\w+)\.ipynb::(\w+)", page.read_text())}
+    assert pasted and glued == pasted, {"glued, pasted nowhere": glued - pasted, "pasted, never glued": pasted - glued}
+
+
+@pytest.mark.slow
 def test_no_broken_internal_links(book):
     _, html = book
     broken = []

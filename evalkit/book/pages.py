@@ -1,7 +1,8 @@
 """What each notebook of the book shows, computed by tested functions so that the notebooks only call and render.
 
-Every page function takes the profile, reads the results of its sections (:mod:`evalkit.book.plan`), glues the
-values its prose pastes (``{glue:text}`name```) and returns a :class:`Page` whose attributes the notebook shows.
+Every page function takes the profile, reads the results of its sections (:mod:`evalkit.book.plan`), glues the few
+values that another page pastes (``{glue}`page.ipynb::name```: page 1 pastes the summary, the banner and the claims'
+tally) and returns a :class:`Page` whose attributes the notebook shows, its prose among them.
 :func:`setup` is the one setup call of every notebook (``evalkit.notebook``).
 """
 from __future__ import annotations
@@ -29,14 +30,8 @@ from .verdicts import VERDICTS, descriptor, one_frame_embeddings
 
 
 class Page(SimpleNamespace):
-    """What a page shows: frames and texts as attributes, and ``values``, the numbers and texts glued for its prose."""
-
-
-def glue_all(values: dict) -> dict:
-    """Glue every ``{name: value}`` for the page's prose (see :func:`evalkit.book.display.glue`); return them."""
-    for name, value in values.items():
-        glue(name, value)
-    return values
+    """What a page shows: frames and texts as attributes, and ``values``, the numbers and texts of its prose (those that
+    other pages paste are glued, :func:`evalkit.book.display.glue`)."""
 
 
 def setup(profile=None, *, page: str, task="D2", embedding="musicnn", classifier="svm", repetitions=3, baseline=True,
@@ -164,7 +159,7 @@ def detailed_results(P) -> Page:
     domains = training_domains(P)
     pretrained = [label for label in emb.index if domains.get(label) is not None]
     ranked, ranked10 = (e["mean"].loc[[x for x in pretrained if x in e.index] or list(e.index)] for e in (emb, emb10))
-    values = glue_all({
+    values = {
         "build_banner": build_banner(P), "detailed_fraction": 100 * large, "detailed_classifier": classifier,
         "detailed_kind": "pre-trained embedding" if pretrained else "embedding",
         "detailed_best": ranked.idxmax(), "detailed_best_avg": ranked.max(),
@@ -172,10 +167,11 @@ def detailed_results(P) -> Page:
         "detailed_baseline_avg": avg["mean"].get("baseline", _nan()), "detailed10_fraction": 100 * small,
         "detailed10_best": ranked10.idxmax(), "detailed10_best_avg": ranked10.max(),
         "detailed10_baseline_avg": avg10["mean"].get("baseline", _nan()),
-    })
+    }
     references = {label: (emb["mean"][label], emb10["mean"].get(label, _nan()))
                   for label in emb.index if pretrained and label not in pretrained}
     text = prose.detailed(values, P.repetitions, references=references)
+    glue("build_banner", values["build_banner"])  # pasted on page 1, with the summary
     glue("detailed_summary", text["summary"])
     table = avg[["average over tasks"]].copy()
     table.insert(0, "values per frame", [P.extractor(label).dim if label in P.embeddings else "–" for label in table.index])
@@ -200,7 +196,6 @@ def results_tables(P) -> Page:
         "tabIV_pair": " vs. ".join(f"{label} = `{P.spec(label)}`" for label in iv["embeddings"]) if iv else "–",
         "tabV_pair": " vs. ".join(f"{label} ({P.extractor(label).dim} values)" for label in v["embeddings"]) if v else "–",
         "tabIII_one_frame": ", ".join(one_frame_embeddings(tables["III"]))})
-    glue_all(values)
     fusion_html = "" if tables["III"].empty else frame_html(fusion_comparison(tables["III"]),
                                                           caption="Average over tasks: late vs. early fusion")
     return Page(tables=tables, everything=_concat(tables.values()), fusion_html=fusion_html, values=values,
@@ -224,8 +219,8 @@ def confusion_matrices(P) -> Page:
     baseline = {task_title(P, t): mean_confusion_frame(base[base["task"] == P.task(t).id]) for t in P.tasks} \
         if not base.empty else {}
     n = int(best_runs.groupby("task")["repetition"].nunique().min())
-    values = glue_all({"cm_best": best["row"], "cm_best_avg": best["avg"],
-                       "cm_reps": f"{n} repetition{'s' if n != 1 else ''}"})
+    values = {"cm_best": best["row"], "cm_best_avg": best["avg"],
+                       "cm_reps": f"{n} repetition{'s' if n != 1 else ''}"}
     return Page(runs=best_runs, ours=ours, largest=largest_confusions(ours), baseline=baseline,
                 text=Page(**prose.confusion(values)),
                 baseline_note="" if baseline else "*This profile has no baseline CNN.*",
@@ -247,7 +242,7 @@ def baseline_models(P) -> Page:
     from .display import architecture_frame, baseline_model
 
     if not P.baseline:
-        values = glue_all({"bl_epochs_mean": _nan(), "bl_epochs_max": _nan(), "bl_n_configs": 0})
+        values = {"bl_epochs_mean": _nan(), "bl_epochs_max": _nan(), "bl_n_configs": 0}
         return Page(runs=pd.DataFrame(), architectures=[], curves={}, stops=pd.DataFrame(), results_html="",
                     values=values,
                     text=Page(**prose.baseline(values)),
@@ -263,9 +258,9 @@ def baseline_models(P) -> Page:
     epochs = large_runs["history"].map(lambda h: len(h["loss"]) if h else np.nan)
     limits = {P.task(t).id: get_classifier(P.baseline_config(t)["classifier"]).epochs for t in P.tasks}
     at_limit, unvalidated, total = epoch_limits(large_runs, limits)
-    values = glue_all({"bl_epochs_mean": float(epochs.mean()), "bl_epochs_max": float(epochs.max()),
+    values = {"bl_epochs_mean": float(epochs.mean()), "bl_epochs_max": float(epochs.max()),
                        "bl_n_configs": len(configs), "bl_at_limit": at_limit, "bl_runs": total,
-                       "bl_unvalidated": unvalidated})
+                       "bl_unvalidated": unvalidated}
     curves = {task_title(P, t): list(large_runs[large_runs["task"] == P.task(t).id]["history"]) for t in P.tasks}
     stops = pd.DataFrame([{"task": run.task, "training share": f"{100 * run.train_fraction:g} %", "run": run.repetition,
                            "kept epoch": h.get("best_epoch", len(h.get("loss", []))),
@@ -327,7 +322,6 @@ def learning_curve(P) -> Page:
     else:
         values.update({"lc_baseline_small_value": _nan(), "lc_summary": "this profile's learning curve has no baseline",
                        "lc_gap_small": _nan(), "lc_baseline_fractions": ""})
-    glue_all(values)
     classifier = CLASSIFIER_NAMES.get(spec["classifier"], spec["classifier"])
     return Page(runs=runs, table=curve_table(runs), title=f"{classifier} on embeddings vs. the CNN baseline",
                 text=Page(**prose.curve(values)),
@@ -351,7 +345,7 @@ def reproduction(P) -> Page:
                    f"{numbers['difference'].abs().mean():.1f} points, and only the claims above are comparable.")
     verdicts = claims["holds here"].value_counts()
     roles = P.claims or {}
-    values = glue_all({
+    values = {
         "claims_total": len(claims),
         "claims_summary": prose.claims_summary(
             {verdict: int(verdicts.get(verdict, 0)) for verdict in VERDICTS},
@@ -360,7 +354,9 @@ def reproduction(P) -> Page:
         "repro_n": len(numbers),
         "repro_kind": "the published numbers of the same experiments" if direct else
                       "the paper's corresponding rows on other data (orientation only)",
-        "repro_summary": summary})
+        "repro_summary": summary}
+    for name in ("claims_total", "claims_summary"):  # pasted on page 1
+        glue(name, values[name])
     return Page(tables=tables, everything=_concat(tables.values()), claims=claims, numbers=numbers, direct=direct,
                 side_name="demo (stand-ins, synthetic data)" if P.is_demo else "this profile",
                 text=Page(**prose.reproduction(values)),
@@ -388,9 +384,9 @@ def teaching_shares(P) -> Page:
     table.index.name = "training data"
     smallest = means.index.min()
     mfcc = [run for run in teaching_runs(P) if run.label == "mfcc" and run.train_fraction == 0.8]
-    values = glue_all({"teach_small": 100 * smallest, "teach_small_ours": float(means.loc[smallest, ours]),
+    values = {"teach_small": 100 * smallest, "teach_small_ours": float(means.loc[smallest, ours]),
                        "teach_small_cnn": float(means.loc[smallest].get("baseline", _nan())),
-                       "teach_mfcc_acc": float(collect(P, mfcc)["accuracy"].mean()) if mfcc else _nan()})
+                       "teach_mfcc_acc": float(collect(P, mfcc)["accuracy"].mean()) if mfcc else _nan()}
     chance = 100 / len(P.task(cfg["task"]).classes)
     return Page(runs=frame, table=table, label=ours, values=values,
                 text=Page(**prose.teaching(values, label=ours, chance=chance)))
