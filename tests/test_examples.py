@@ -8,9 +8,10 @@ network (every proxy variable points at a closed port) and ``EVALKIT_DATA`` at
 
 - the tests' data folder (``data/_test``) for blocks that run notebooks (papermill): they start kernels and train
   CNN baselines, take minutes the first time and reuse the stored results afterwards;
-- for every other block, a data folder of its own whose ``demo`` audio is that of the tests' data folder (so it is
-  generated once) and whose embedding cache and results start empty, so each block really extracts and trains (e.g.
-  the README's Python example starts the musicnn worker from a script, the trap of issue 12).
+- for every other block, a data folder of its own whose ``demo`` audio and embedding cache are those of the tests'
+  data folder (generated and extracted once, not once per block) and whose results start empty, so each block really
+  trains (a script that starts the musicnn worker without a main guard, the trap of issue 12, is
+  tests/test_extractors.py's).
 
 A block can be marked in its document with an HTML comment on the line before its fence,
 ``<!-- example: OPTION; OPTION ... -->``, where OPTION is one of
@@ -123,11 +124,13 @@ def commands(code: str) -> list[str]:
 
 
 def fresh_data(folder: Path) -> Path:
-    """A data folder whose demo audio is the tests' (generated once) and whose cache and results start empty."""
+    """A data folder whose demo audio and embedding cache are the tests' (each embedding is extracted once per test
+    run, by whichever block or test needs it first) and whose results start empty, so every block trains."""
     tests_data = Path(os.environ["EVALKIT_DATA"])  # set by conftest.py
-    (tests_data / "demo").mkdir(parents=True, exist_ok=True)
     folder.mkdir()
-    (folder / "demo").symlink_to(tests_data / "demo", target_is_directory=True)
+    for shared in ("demo", "cache"):
+        (tests_data / shared).mkdir(parents=True, exist_ok=True)
+        (folder / shared).symlink_to(tests_data / shared, target_is_directory=True)
     return folder
 
 

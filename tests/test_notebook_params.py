@@ -64,8 +64,10 @@ def provenance_rows(text: str) -> dict:
     """``{row: value}`` of the provenance box in the shown text (the first one: every page shows the same)."""
     import bs4
 
-    box = bs4.BeautifulSoup(text, "html.parser").select_one(".evalkit-provenance")
-    assert box is not None, "no provenance box"
+    start = text.find("<details class='evalkit-provenance'")
+    assert start >= 0, "no provenance box"
+    # parsed from the box on: a text/plain repr before it (``<IPython.core.display.HTML object>``) reads as a tag
+    box = bs4.BeautifulSoup(text[start:], "html.parser").select_one(".evalkit-provenance")
     return {row.th.get_text(strip=True): row.td.get_text(" ", strip=True) for row in box.select("tr") if row.th}
 
 
