@@ -13,7 +13,6 @@ import sys
 from dataclasses import dataclass, replace
 
 import pandas as pd
-from tqdm import tqdm
 
 from ..config import ParameterError, parse_spec
 from ..learn.distributed import Configuration, compute_on_cluster
@@ -224,27 +223,67 @@ def results_state(profile, runs, store: ResultStore | None = None) -> dict:
     return state
 
 
-def compute(profile, runs, *, progress: bool = True, cluster=None) -> int:
-    """Compute every run whose repetitions are not all stored (one progress bar over configurations); return how
-    many were computed. Interrupted, it keeps every finished repetition and resumes with the rest.
+def configuration(profile, run: Run) -> Configuration:
+    """The :class:`~evalkit.learn.distributed.Configuration` of a run (its task prepared by the caller)."""
+    return Configuration(profile.task(run.task), profile.extractor(run.embedding), run.classifier, run.fusion,
+                         run.pooling, run.train_fraction, profile.test_size, profile.seed, run.repetitions)
+
+
+def run_costs(profile, runs, calibration=None) -> list:
+    """The estimated cost of each run's unfinished work on this machine
+    (:class:`~evalkit.learn.workload.ConfigurationCost`, in the order of ``runs``; a run's extraction counts with
+    the first run that needs it). ``calibration``: this machine's unit costs (measured now where missing)."""
+    from ..learn.calibration import Calibration
+    from ..learn.workload import Workload
+
+    workload = Workload(calibration or Calibration())
+    return [workload.configuration(configuration(profile, run), label=run.describe(),
+                                   fingerprint=profile.fingerprint_of(run.task)) for run in runs]
+
+
+def describe_cost(profile, runs, calibration=None) -> str:
+    """The calibrated estimate of ``runs`` as a block for the console (per stage and in total, finished work
+    reused), measuring this machine's missing unit costs first."""
+    from ..learn.calibration import Calibration
+    from ..learn.workload import describe_costs
+
+    calibration = calibration or Calibration()
+    return describe_costs(run_costs(profile, runs, calibration), calibration, total=len(runs))
+
+
+def compute(profile, runs, *, progress: bool = True, cluster=None, on_progress=None) -> int:
+    """Compute every run whose repetitions are not all stored; return how many were computed. Interrupted, it
+    keeps every finished repetition and resumes with the rest.
+
+    First the work left is estimated on this machine and printed (:func:`describe_cost`); then one progress bar
+    weighted by that estimate (:class:`~evalkit.learn.progress.CostBar`) follows the runs, its ETA corrected by
+    the pace so far; ``on_progress`` gets its ``(done, total, elapsed, eta)`` after each run.
 
     ``cluster``: an :class:`evalkit.cluster.Cluster` to compute on (extraction sharded by file, the runs by
     configuration × repetition; the same results as without it); None computes in this process."""
+    from ..learn.calibration import Calibration
+    from ..learn.progress import CostBar
+    from ..learn.workload import describe_costs
+
     for task in dict.fromkeys(run.task for run in runs):
         profile.task(task).prepare(progress=progress)
     todo = missing(profile, runs)
     if cluster is not None and todo:
-        compute_on_cluster(cluster, [Configuration(profile.task(run.task), profile.extractor(run.embedding),
-                                                   run.classifier, run.fusion, run.pooling, run.train_fraction,
-                                                   profile.test_size, profile.seed, run.repetitions) for run in todo],
-                           progress=progress)
+        compute_on_cluster(cluster, [configuration(profile, run) for run in todo], progress=progress)
         return len(todo)
-    bar = tqdm(todo, desc=f"computing {profile.name}", unit="configuration", disable=not progress or not todo,
-               file=sys.stderr)
-    for run in bar:
-        bar.set_postfix_str(run.describe(), refresh=True)
+    if not todo:
+        return 0
+    calibration = Calibration()
+    costs = run_costs(profile, todo, calibration)
+    if progress:
+        print(describe_costs(costs, calibration, total=len(runs)), file=sys.stderr, flush=True)
+    bar = CostBar(sum(c.total for c in costs), desc=f"computing {profile.name}", disable=not progress,
+                  on_progress=on_progress)
+    for run, cost in zip(todo, costs):
+        bar.start(run.describe())
         profile.run(run.task, run.embedding, run.classifier, fusion=run.fusion, pooling=run.pooling,
                     train_fraction=run.train_fraction, repetitions=run.repetitions)
+        bar.advance(cost.total, run.describe())
     bar.close()
     return len(todo)
 

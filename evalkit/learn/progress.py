@@ -1,0 +1,63 @@
+"""One progress bar weighted by cost: each piece of work advances it by its estimated seconds.
+
+Counting configurations, a bar that has done a hundred SVM fits in a minute promises an hour for a hundred CNN
+trainings that take days; weighted by the estimate of :mod:`evalkit.learn.workload` (seconds of audio embedded,
+classifier fits, CNN epochs, each at this machine's unit cost), its share done is a share of the time. Its ETA is the
+estimate of the work left, scaled by how fast the estimated work has gone so far (elapsed / estimated done): the
+calibrated estimate at the start, corrected by the machine's real pace as work finishes.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+from tqdm import tqdm
+
+from .workload import duration
+
+
+class CostBar:
+    """A tqdm bar over estimated seconds with an ETA from the estimate and the pace so far.
+
+    Parameters
+    ----------
+    total : float
+        Estimated seconds of all the work (the sum of its pieces' estimates).
+    desc : str
+    disable : bool
+    on_progress : callable, optional
+        Called after every piece with ``(done, total, elapsed, eta)`` (estimated seconds done and in all, wall-clock
+        seconds since the start, the ETA in seconds): e.g. a benchmark's record of the ETA against the truth.
+    """
+
+    def __init__(self, total: float, *, desc: str = "", disable: bool = False, on_progress=None):
+        self.total, self.done, self.on_progress = float(total), 0.0, on_progress
+        self.started = time.perf_counter()
+        self.bar = tqdm(total=max(self.total, 1e-9), desc=desc, disable=disable, file=sys.stderr,
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed, {postfix}")
+        self._show("")
+
+    def eta(self) -> float:
+        """Seconds left: the estimate of the work left, times the pace so far (1 before any work is done)."""
+        left = max(0.0, self.total - self.done)
+        if self.done <= 0:
+            return left
+        return left * (time.perf_counter() - self.started) / self.done
+
+    def _show(self, what: str) -> None:
+        self.bar.set_postfix_str(f"ETA {duration(self.eta())}" + (f" · {what}" if what else ""), refresh=True)
+
+    def start(self, what: str) -> None:
+        """Say what is being computed now."""
+        self._show(what)
+
+    def advance(self, seconds: float, what: str = "") -> None:
+        """One piece of work is finished; it was estimated at ``seconds``."""
+        self.done += float(seconds)
+        self.bar.update(float(seconds))
+        self._show(what)
+        if self.on_progress is not None:
+            self.on_progress(self.done, self.total, time.perf_counter() - self.started, self.eta())
+
+    def close(self) -> None:
+        self.bar.close()
