@@ -33,7 +33,7 @@ AUDIO_RATE = 22050
 #: frames × dimensions it trains on (the SVM's and the dense networks' passes are).
 FIT_FRAMES, FIT_DIM, FIT_CLASSES = 2048, 128, 4
 #: 3×3 convolutions (batch, height = width, channels in = out) whose best speed is taken as the CPU's peak
-#: (as benchmarks/extraction.py measures it).
+#: (benchmarks/extraction.py prints it too, beside musicnn's share of it).
 PEAK_SHAPES = [(8, 32, 256), (64, 16, 128), (4, 56, 256)]
 
 
