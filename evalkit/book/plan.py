@@ -273,17 +273,20 @@ def compute(profile, runs, *, progress: bool = True, cluster=None, on_progress=N
         return len(todo)
     if not todo:
         return 0
-    calibration = Calibration()
-    costs = run_costs(profile, todo, calibration)
-    if progress:
-        print(describe_costs(costs, calibration, total=len(runs)), file=sys.stderr, flush=True)
-    bar = CostBar(sum(c.total for c in costs), desc=f"computing {profile.name}", disable=not progress,
-                  on_progress=on_progress)
+    if progress or on_progress is not None:  # someone watches: what is the work worth on this machine?
+        calibration = Calibration()
+        estimates = run_costs(profile, todo, calibration)
+        if progress:
+            print(describe_costs(estimates, calibration, total=len(runs)), file=sys.stderr, flush=True)
+        costs = [cost.total for cost in estimates]
+    else:
+        costs = [1.0] * len(todo)
+    bar = CostBar(sum(costs), desc=f"computing {profile.name}", disable=not progress, on_progress=on_progress)
     for run, cost in zip(todo, costs):
         bar.start(run.describe())
         profile.run(run.task, run.embedding, run.classifier, fusion=run.fusion, pooling=run.pooling,
                     train_fraction=run.train_fraction, repetitions=run.repetitions)
-        bar.advance(cost.total, run.describe())
+        bar.advance(cost, run.describe())
     bar.close()
     return len(todo)
 
