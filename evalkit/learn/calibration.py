@@ -24,7 +24,7 @@ from ..config import data_dir
 from .store import write_json_atomic
 
 #: Bump when a measurement changes meaning, so older calibrations are measured again.
-CALIBRATION_VERSION = "2"
+CALIBRATION_VERSION = "3"
 #: Seconds of synthetic audio per file of the extractor measurement (one file, then two more, per extractor).
 AUDIO_SECONDS = 6.0
 #: Sample rate of that audio (the demo tasks' rate: the measurement includes the resampling a build does).
@@ -107,7 +107,8 @@ class Calibration:
         return self._entry(f"embed:{extractor.identity}", lambda: measure_extractor(extractor))
 
     def classifier(self, spec: str) -> dict:
-        """``{"per_value": s}``: seconds of a fit per training frame × dimension of a classifier spec."""
+        """``{"fit": s, "per_value": s}``: a classifier's fixed seconds per fit and seconds per training sample ×
+        dimension beyond them."""
         return self._entry(f"fit:{spec}", lambda: measure_classifier(spec))
 
     def cnn(self, spec: str, model, frame_shape) -> dict:
@@ -169,19 +170,26 @@ def measure_extractor(extractor) -> dict:
 
 
 def measure_classifier(spec: str) -> dict:
-    """Seconds per training value (frame × dimension) of one fit and scoring of a classifier, on
-    :data:`FIT_FRAMES` frames of :data:`FIT_CLASSES` overlapping Gaussian classes, 16 frames per file."""
+    """A classifier's fixed cost per fit and seconds per training value (sample × dimension) beyond it: a fit and
+    scoring on 64 frames and one on :data:`FIT_FRAMES` frames, :data:`FIT_CLASSES` overlapping Gaussian classes of
+    :data:`FIT_DIM` dimensions, 16 frames per file. Samples are those an epoch draws
+    (:func:`~evalkit.learn.workload.samples_per_epoch`: a small training set is drawn from several times)."""
     from .classifiers import class_scores
     from .registry import get_classifier
+    from .workload import samples_per_epoch
 
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(FIT_CLASSES), FIT_FRAMES // FIT_CLASSES)
     X = (rng.standard_normal((FIT_FRAMES, FIT_DIM)) + 0.5 * rng.standard_normal((FIT_CLASSES, FIT_DIM))[y])
     X = X.astype(np.float32)
     groups = np.arange(FIT_FRAMES) // 16
+    small = np.arange(0, FIT_FRAMES, FIT_FRAMES // 64)  # 64 frames, 16 of each class, 4 per file
     model = get_classifier(spec, random_state=0)
+    fixed = _timed(lambda: class_scores(model.fit(X[small], y[small], groups=np.arange(len(small)) // 4),
+                                        X[small]))
     seconds = _timed(lambda: class_scores(model.fit(X, y, groups=groups), X))
-    return {"per_value": seconds / (FIT_FRAMES * FIT_DIM)}
+    values = (samples_per_epoch(model, FIT_FRAMES) - samples_per_epoch(model, len(small))) * FIT_DIM
+    return {"fit": fixed, "per_value": max(0.0, seconds - fixed) / max(values, 1)}
 
 
 def measure_cnn(spec: str, frame_shape: tuple[int, int]) -> dict:

@@ -52,6 +52,14 @@ def expected_cnn_epochs(cnn) -> float:
     return (least + int(cnn.epochs)) / 2
 
 
+def samples_per_epoch(model, n: int) -> int:
+    """Samples a classifier's epoch goes through on ``n`` training samples: a network that makes at least
+    ``min_batches`` batches per epoch passes a small training set several times; others once."""
+    n = int(n)
+    least = int(getattr(model, "min_batches", 0) or 0) * int(getattr(model, "batch_size", 0) or 0)
+    return n * max(1, -(-least // max(n, 1)))
+
+
 def frames_per_file(durations, extractor) -> np.ndarray:
     """Frames each file gives (whole windows every hop, at least one), from its duration in seconds."""
     durations = np.asarray(durations, dtype=float)
@@ -108,10 +116,10 @@ class Workload:
                 self._add_cnn_fit(cost, config.classifier, model, extractor, labels[train], groups[train],
                                   frames[test], seed=config.seed + rep)
             else:
-                values = (len(train) if config.fusion == "early" else frames[train].sum()) * extractor.dim
-                if config.fusion == "early" and config.pooling == "mean+std":
-                    values *= 2
-                cost.seconds["classifier fits"] += values * self.calibration.classifier(config.classifier)["per_value"]
+                samples = samples_per_epoch(model, len(train) if config.fusion == "early" else frames[train].sum())
+                values = samples * extractor.dim * (2 if config.fusion == "early" and config.pooling == "mean+std" else 1)
+                unit = self.calibration.classifier(config.classifier)
+                cost.seconds["classifier fits"] += unit["fit"] + values * unit["per_value"]
                 cost.fits += 1
         return cost
 
@@ -140,9 +148,7 @@ class Workload:
         fit_files, val = _validation_split(y_index, groups, model.validation_fraction, seed,
                                            min_per_class=int(model.min_validation_recordings))
         epochs = float(model.epochs) if val is None else expected_cnn_epochs(model)
-        least = int(model.min_batches) * int(model.batch_size)
-        rounds = max(1, -(-least // max(1, len(fit_files))))
-        steps = -(-rounds * len(fit_files) // int(model.batch_size))
+        steps = -(-samples_per_epoch(model, len(fit_files)) // int(model.batch_size))
         val_patches = 0 if val is None else VALIDATION_PATCHES * len(val)
         per_epoch = steps * unit["step"] + val_patches * unit["patch"]
         cost.seconds["CNN training"] += unit["fit"] + epochs * per_epoch + float(test_frames.sum()) * unit["patch"]
