@@ -10,6 +10,7 @@ runs back as one results frame.
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass, replace
 
 import pandas as pd
@@ -263,7 +264,7 @@ def compute(profile, runs, *, progress: bool = True, cluster=None, on_progress=N
     configuration × repetition; the same results as without it); None computes in this process."""
     from ..learn.calibration import Calibration
     from ..learn.progress import CostBar
-    from ..learn.workload import describe_costs
+    from ..learn.workload import STAGES, describe_costs
 
     for task in dict.fromkeys(run.task for run in runs):
         profile.task(task).prepare(progress=progress)
@@ -273,20 +274,30 @@ def compute(profile, runs, *, progress: bool = True, cluster=None, on_progress=N
         return len(todo)
     if not todo:
         return 0
+    estimates = None
     if progress or on_progress is not None:  # someone watches: what is the work worth on this machine?
         calibration = Calibration()
         estimates = run_costs(profile, todo, calibration)
         if progress:
             print(describe_costs(estimates, calibration, total=len(runs)), file=sys.stderr, flush=True)
-        costs = [cost.total for cost in estimates]
-    else:
-        costs = [1.0] * len(todo)
+    costs = [cost.total for cost in estimates] if estimates else [1.0] * len(todo)
     bar = CostBar(sum(costs), desc=f"computing {profile.name}", disable=not progress, on_progress=on_progress)
-    for run, cost in zip(todo, costs):
+    if estimates:
+        bar.plan({stage: sum(cost.seconds[stage] for cost in estimates) for stage in STAGES})
+    store = ResultStore()
+    for i, run in enumerate(todo):
         bar.start(run.describe())
-        profile.run(run.task, run.embedding, run.classifier, fusion=run.fusion, pooling=run.pooling,
-                    train_fraction=run.train_fraction, repetitions=run.repetitions)
-        bar.advance(cost, run.describe())
+        new = set(range(run.repetitions)) - set(store.stored(run_key(profile, run), run.repetitions))
+        started = time.perf_counter()
+        frame = profile.run(run.task, run.embedding, run.classifier, fusion=run.fusion, pooling=run.pooling,
+                            train_fraction=run.train_fraction, repetitions=run.repetitions)
+        if estimates:  # the fits' own time (stored with each repetition) apart from the rest of the run's
+            fits = float(frame.loc[frame["repetition"].isin(new), "fit_seconds"].sum())
+            stage = "CNN training" if estimates[i].cnn_fits else "classifier fits"
+            actual = {stage: fits, "embedding extraction": time.perf_counter() - started - fits}
+            bar.advance(costs[i], run.describe(), estimated=estimates[i].seconds, actual=actual)
+        else:
+            bar.advance(costs[i], run.describe())
     bar.close()
     return len(todo)
 

@@ -3,8 +3,10 @@
 Counting configurations, a bar that has done a hundred SVM fits in a minute promises an hour for a hundred CNN
 trainings that take days; weighted by the estimate of :mod:`evalkit.learn.workload` (seconds of audio embedded,
 classifier fits, CNN epochs, each at this machine's unit cost), its share done is a share of the time. Its ETA is the
-estimate of the work left, scaled by how fast the estimated work has gone so far (elapsed / estimated done): the
-calibrated estimate at the start, corrected by the machine's real pace as work finishes.
+estimate of the work left, scaled stage by stage by how fast that stage's estimated work has gone so far (its actual
+seconds / its estimated seconds done; the overall pace for a stage not begun yet): the calibrated estimate at the
+start, corrected by the machine's real pace as work finishes. Stage by stage because the stages come in bursts (the
+first configurations of a task mostly embed, the CNNs train later) and a micro-benchmark misjudges them apart.
 """
 from __future__ import annotations
 
@@ -33,16 +35,28 @@ class CostBar:
     def __init__(self, total: float, *, desc: str = "", disable: bool = False, on_progress=None):
         self.total, self.done, self.on_progress = float(total), 0.0, on_progress
         self.started = time.perf_counter()
+        self.estimated: dict[str, float] = {}  # estimated seconds done, per stage
+        self.actual: dict[str, float] = {}  # actual seconds they took, per stage
+        self.left: dict[str, float] = {}  # estimated seconds left, per stage (when told)
         self.bar = tqdm(total=max(self.total, 1e-9), desc=desc, disable=disable, file=sys.stderr,
                         bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} elapsed, {postfix}")
         self._show("")
 
+    def plan(self, stages: dict) -> None:
+        """The estimated seconds of all the work per stage (their sum is :attr:`total`)."""
+        self.left = {stage: float(seconds) for stage, seconds in stages.items()}
+
     def eta(self) -> float:
-        """Seconds left: the estimate of the work left, times the pace so far (1 before any work is done)."""
-        left = max(0.0, self.total - self.done)
+        """Seconds left: each stage's estimated work left times that stage's pace so far (the overall pace for a
+        stage not begun, 1 before any work is done)."""
         if self.done <= 0:
-            return left
-        return left * (time.perf_counter() - self.started) / self.done
+            return max(0.0, self.total)
+        overall = (time.perf_counter() - self.started) / self.done
+        if not self.left:
+            return max(0.0, self.total - self.done) * overall
+        return sum(left * (self.actual.get(stage, 0.0) / self.estimated[stage]
+                           if self.estimated.get(stage, 0.0) > 0 else overall)
+                   for stage, left in self.left.items() if left > 1e-6 * self.total)  # not rounding's crumbs
 
     def _show(self, what: str) -> None:
         self.bar.set_postfix_str(f"ETA {duration(self.eta())}" + (f" · {what}" if what else ""), refresh=True)
@@ -51,9 +65,16 @@ class CostBar:
         """Say what is being computed now."""
         self._show(what)
 
-    def advance(self, seconds: float, what: str = "") -> None:
-        """One piece of work is finished; it was estimated at ``seconds``."""
+    def advance(self, seconds: float, what: str = "", *, estimated: dict | None = None,
+                actual: dict | None = None) -> None:
+        """One piece of work is finished; it was estimated at ``seconds`` (per stage: ``estimated``, which took
+        ``actual`` seconds per stage)."""
         self.done += float(seconds)
+        for stage, value in (estimated or {}).items():
+            self.estimated[stage] = self.estimated.get(stage, 0.0) + float(value)
+            self.left[stage] = self.left.get(stage, 0.0) - float(value)
+        for stage, value in (actual or {}).items():
+            self.actual[stage] = self.actual.get(stage, 0.0) + float(value)
         self.bar.update(float(seconds))
         self._show(what)
         if self.on_progress is not None:
