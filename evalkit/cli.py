@@ -251,8 +251,9 @@ def _add_book(sub) -> None:
                     "papermill (unchanged notebooks are skipped) and build the HTML book into _build/html with "
                     "jupyter-book.")
     book.add_argument("--profile", default="demo",
-                      help="demo (default: demo data, no network), paper (the paper's data), test (a quick "
-                           "reduced run) or the path of a profile YAML file")
+                      help="demo (default: demo data, no network), quick (a look at every page from a subset of "
+                           "the demo), paper (the paper's data), test (the test suite's reduced run; its numbers mean "
+                           "nothing) or the path of a profile YAML file")
     book.add_argument("--force", action="store_true",
                       help="rerun every notebook even if nothing changed (stored results and embeddings are reused)")
     book.add_argument("--only", nargs="+", metavar="NOTEBOOK", help=f"run only these notebooks ({', '.join(NOTEBOOKS)})")

@@ -291,15 +291,23 @@ def compute(profile, runs, *, progress: bool = True, cluster=None, on_progress=N
         started = time.perf_counter()
         frame = profile.run(run.task, run.embedding, run.classifier, fusion=run.fusion, pooling=run.pooling,
                             train_fraction=run.train_fraction, repetitions=run.repetitions)
-        if estimates:  # the fits' own time (stored with each repetition) apart from the rest of the run's
-            fits = float(frame.loc[frame["repetition"].isin(new), "fit_seconds"].sum())
-            stage = "CNN training" if estimates[i].cnn_fits else "classifier fits"
-            actual = {stage: fits, "embedding extraction": time.perf_counter() - started - fits}
-            bar.advance(costs[i], run.describe(), estimated=estimates[i].seconds, actual=actual)
+        if estimates:
+            bar.advance(costs[i], run.describe(), estimated=estimates[i].seconds,
+                        actual=_stage_seconds(estimates[i], frame, new, time.perf_counter() - started))
         else:
             bar.advance(costs[i], run.describe())
     bar.close()
     return len(todo)
+
+
+def _stage_seconds(cost, frame, new, seconds: float) -> dict:
+    """The actual seconds of a run per stage: its fits as each new repetition timed itself, the rest extraction
+    when the run extracted, else the rest of its fits' stage (reading the cached embeddings, scoring, storing)."""
+    stage = "CNN training" if cost.cnn_fits else "classifier fits"
+    if cost.seconds["embedding extraction"] <= 0:
+        return {stage: seconds}
+    fits = float(frame.loc[frame["repetition"].isin(new), "fit_seconds"].sum())
+    return {stage: fits, "embedding extraction": max(0.0, seconds - fits)}
 
 
 def collect(profile, runs, name: str = "runs", *, with_fusion: bool | None = None) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from ..config import data_dir
 from .store import write_json_atomic
 
 #: Bump when a measurement changes meaning, so older calibrations are measured again.
-CALIBRATION_VERSION = "3"
+CALIBRATION_VERSION = "4"
 #: Seconds of synthetic audio per file of the extractor measurement (one file, then two more, per extractor).
 AUDIO_SECONDS = 6.0
 #: Sample rate of that audio (the demo tasks' rate: the measurement includes the resampling a build does).
@@ -185,8 +185,8 @@ def measure_classifier(spec: str) -> dict:
     groups = np.arange(FIT_FRAMES) // 16
     small = np.arange(0, FIT_FRAMES, FIT_FRAMES // 64)  # 64 frames, 16 of each class, 4 per file
     model = get_classifier(spec, random_state=0)
-    fixed = _timed(lambda: class_scores(model.fit(X[small], y[small], groups=np.arange(len(small)) // 4),
-                                        X[small]))
+    fixed = min(_timed(lambda: class_scores(model.fit(X[small], y[small], groups=np.arange(len(small)) // 4),
+                                            X[small])) for _ in range(2))  # the first pays for imports too
     seconds = _timed(lambda: class_scores(model.fit(X, y, groups=groups), X))
     values = (samples_per_epoch(model, FIT_FRAMES) - samples_per_epoch(model, len(small))) * FIT_DIM
     return {"fit": fixed, "per_value": max(0.0, seconds - fixed) / max(values, 1)}

@@ -4,8 +4,8 @@ Counting configurations, a bar that has done a hundred SVM fits in a minute prom
 trainings that take days; weighted by the estimate of :mod:`evalkit.learn.workload` (seconds of audio embedded,
 classifier fits, CNN epochs, each at this machine's unit cost), its share done is a share of the time. Its ETA is the
 estimate of the work left, scaled stage by stage by how fast that stage's estimated work has gone so far (its actual
-seconds / its estimated seconds done; the overall pace for a stage not begun yet): the calibrated estimate at the
-start, corrected by the machine's real pace as work finishes. Stage by stage because the stages come in bursts (the
+seconds / its estimated seconds done, drawn towards 1 while little is done): the calibrated estimate at the start,
+corrected by the machine's real pace as work finishes. Stage by stage because the stages come in bursts (the
 first configurations of a task mostly embed, the CNNs train later) and a micro-benchmark misjudges them apart.
 """
 from __future__ import annotations
@@ -16,6 +16,10 @@ import time
 from tqdm import tqdm
 
 from .workload import duration
+
+#: Share of all the estimated work that each stage's pace counts as done at the calibrated pace (1): the pace of a
+#: stage with only a few seconds done is mostly the calibration's, one with much done mostly its own.
+PRIOR_SHARE = 0.05
 
 
 class CostBar:
@@ -47,16 +51,21 @@ class CostBar:
         self.left = {stage: float(seconds) for stage, seconds in stages.items()}
 
     def eta(self) -> float:
-        """Seconds left: each stage's estimated work left times that stage's pace so far (the overall pace for a
-        stage not begun, 1 before any work is done)."""
+        """Seconds left: each stage's estimated work left times that stage's pace so far, drawn towards the
+        calibrated pace (1) while little of the stage is done (:data:`PRIOR_SHARE`); without stages, the overall
+        pace."""
         if self.done <= 0:
             return max(0.0, self.total)
         overall = (time.perf_counter() - self.started) / self.done
         if not self.left:
             return max(0.0, self.total - self.done) * overall
-        return sum(left * (self.actual.get(stage, 0.0) / self.estimated[stage]
-                           if self.estimated.get(stage, 0.0) > 0 else overall)
-                   for stage, left in self.left.items() if left > 1e-6 * self.total)  # not rounding's crumbs
+        prior = PRIOR_SHARE * self.total  # as if that much of each stage had gone at the calibrated pace
+
+        def pace(stage):
+            return (self.actual.get(stage, 0.0) + prior) / (self.estimated.get(stage, 0.0) + prior)
+
+        return sum(left * pace(stage) for stage, left in self.left.items()
+                   if left > 1e-6 * self.total)  # not rounding's crumbs
 
     def _show(self, what: str) -> None:
         self.bar.set_postfix_str(f"ETA {duration(self.eta())}" + (f" · {what}" if what else ""), refresh=True)
