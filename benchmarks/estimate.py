@@ -48,12 +48,13 @@ def child(profile_name: str) -> dict:
         setup = time.perf_counter() - started
         started = time.perf_counter()
         calibration = Calibration()
-        costs = run_costs(profile, missing(profile, runs), calibration)
+        costs = run_costs(profile, missing(profile, runs), calibration, models_stay_loaded=True)
         calibrating = time.perf_counter() - started
         print(describe_costs(costs, calibration, total=len(runs)), file=sys.stderr, flush=True)
         record = []
         started = time.perf_counter()
-        compute(profile, runs, progress=False, on_progress=lambda *values: record.append(values))
+        compute(profile, runs, progress=False, on_progress=lambda *values: record.append(values),
+                calibration=calibration)
         actual = time.perf_counter() - started
         warm = sum(c.total for c in run_costs(profile, runs, calibration))
     fits = fit_seconds(Path(os.environ["EVALKIT_DATA"]))

@@ -230,14 +230,15 @@ def configuration(profile, run: Run) -> Configuration:
                          run.pooling, run.train_fraction, profile.test_size, profile.seed, run.repetitions)
 
 
-def run_costs(profile, runs, calibration=None) -> list:
+def run_costs(profile, runs, calibration=None, *, models_stay_loaded: bool = False) -> list:
     """The estimated cost of each run's unfinished work on this machine
     (:class:`~evalkit.learn.workload.ConfigurationCost`, in the order of ``runs``; a run's extraction counts with
-    the first run that needs it). ``calibration``: this machine's unit costs (measured now where missing)."""
+    the first run that needs it). ``calibration``: this machine's unit costs (measured now where missing);
+    ``models_stay_loaded``: the runs are computed next, with the models the calibration loaded."""
     from ..learn.calibration import Calibration
     from ..learn.workload import Workload
 
-    workload = Workload(calibration or Calibration())
+    workload = Workload(calibration or Calibration(), models_stay_loaded=models_stay_loaded)
     return [workload.configuration(configuration(profile, run), label=run.describe(),
                                    fingerprint=profile.fingerprint_of(run.task)) for run in runs]
 
@@ -252,13 +253,14 @@ def describe_cost(profile, runs, calibration=None) -> str:
     return describe_costs(run_costs(profile, runs, calibration), calibration, total=len(runs))
 
 
-def compute(profile, runs, *, progress: bool = True, cluster=None, on_progress=None) -> int:
+def compute(profile, runs, *, progress: bool = True, cluster=None, on_progress=None, calibration=None) -> int:
     """Compute every run whose repetitions are not all stored; return how many were computed. Interrupted, it
     keeps every finished repetition and resumes with the rest.
 
     First the work left is estimated on this machine and printed (:func:`describe_cost`); then one progress bar
     weighted by that estimate (:class:`~evalkit.learn.progress.CostBar`) follows the runs, its ETA corrected by
-    the pace so far; ``on_progress`` gets its ``(done, total, elapsed, eta)`` after each run.
+    the pace so far; ``on_progress`` gets its ``(done, total, elapsed, eta)`` after each run. ``calibration``: the
+    :class:`~evalkit.learn.calibration.Calibration` an estimate just before used (default: this machine's).
 
     ``cluster``: an :class:`evalkit.cluster.Cluster` to compute on (extraction sharded by file, the runs by
     configuration × repetition; the same results as without it); None computes in this process."""
@@ -276,8 +278,8 @@ def compute(profile, runs, *, progress: bool = True, cluster=None, on_progress=N
         return 0
     estimates = None
     if progress or on_progress is not None:  # someone watches: what is the work worth on this machine?
-        calibration = Calibration()
-        estimates = run_costs(profile, todo, calibration)
+        calibration = calibration or Calibration()
+        estimates = run_costs(profile, todo, calibration, models_stay_loaded=True)
         if progress:
             print(describe_costs(estimates, calibration, total=len(runs)), file=sys.stderr, flush=True)
     costs = [cost.total for cost in estimates] if estimates else [1.0] * len(todo)

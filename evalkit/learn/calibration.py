@@ -89,6 +89,8 @@ class Calibration:
         except (OSError, ValueError, KeyError):
             self.entries = {}
         self.measured_now: list[str] = []
+        #: Extractor objects measured by this calibration: their models are loaded now (until they are closed).
+        self.loaded: set[int] = set()
 
     def _entry(self, key: str, measure) -> dict:
         if key not in self.entries:
@@ -104,7 +106,11 @@ class Calibration:
     def extractor(self, extractor) -> dict:
         """``{"load": s, "per_audio_second": s}`` of an extractor (kept by its identity; measured on ``extractor``
         itself, whose model then stays loaded for the work that follows)."""
-        return self._entry(f"embed:{extractor.identity}", lambda: measure_extractor(extractor))
+        def measure():
+            self.loaded.add(id(extractor))
+            return measure_extractor(extractor)
+
+        return self._entry(f"embed:{extractor.identity}", measure)
 
     def classifier(self, spec: str) -> dict:
         """``{"fit": s, "per_value": s}``: a classifier's fixed seconds per fit and seconds per training sample ×
