@@ -37,12 +37,14 @@ lab: $(STAMP)
 # The teaching chapter's quick variant, as a notebook and as HTML: the lesson's task (the notebook's default) with
 # one repetition, two training shares and a CNN limited to TEACH_CNN_EPOCHS epochs, so that it runs in under 5 minutes
 # on a laptop from the demo audio alone (the page says when the CNN ended at that limit). Results are cached under
-# data/, so a second run only renders. `make teach TEACH_PARAMS=` runs the full lesson instead.
+# data/, so a second run only renders. `make teach TEACH_PARAMS=` runs the full lesson instead. The kernel's stderr
+# comes to the console: the estimate of the lesson's work on this machine, then its progress bar.
 TEACH_CNN_EPOCHS ?= 20
 TEACH_PARAMS ?= -p repetitions 1 -y "train_fractions: [0.1, 0.8]" -p cnn_epochs $(TEACH_CNN_EPOCHS)
 teach: $(STAMP)
 	mkdir -p _build/teach
-	$(BIN)/papermill notebooks/teaching.ipynb _build/teach/teaching.ipynb $(TEACH_PARAMS) --cwd _build/teach
+	$(BIN)/papermill notebooks/teaching.ipynb _build/teach/teaching.ipynb $(TEACH_PARAMS) --cwd _build/teach \
+		--stderr-file /dev/stderr
 	$(BIN)/jupyter nbconvert --to html --TagRemovePreprocessor.enabled=True \
 		--TagRemovePreprocessor.remove_cell_tags='["remove-cell","parameters","injected-parameters"]' \
 		--TagRemovePreprocessor.remove_input_tags='["remove-input"]' _build/teach/teaching.ipynb

@@ -41,6 +41,7 @@ import numpy as np
 import soundfile as sf
 
 from evalkit import EmbeddingCache, extract_embeddings, get_classifier, get_extractor, get_task
+from evalkit.learn.calibration import conv_peak_gflops
 from evalkit.learn.fusion import frame_table
 
 EXTRACTORS = ["mfcc", "musicnn-mtt", "musicnn(layer=max_pool)", "spectrogram", "birdnet", "speech-embedding"]
@@ -48,8 +49,6 @@ CLASSIFIERS = [("mfcc", "svm"), ("musicnn-mtt", "svm"), ("musicnn-mtt", "d128"),
                ("cnn-input-t3", "cnn(epochs=5)")]
 #: The musicnn model and patch length of the throughput comparison (evalkit's default ``musicnn`` embedding).
 MUSICNN_MODEL, PATCH_SECONDS = "MTT_musicnn", 1.0
-#: 3×3 convolutions (batch, height = width, channels in = out) whose best speed is taken as the CPU's peak.
-PEAK_SHAPES = [(8, 32, 256), (64, 16, 128), (4, 56, 256)]
 #: musicnn's own extractor, one call per file (its README's usage), with evalkit's patch length; files in argv.
 OWN_EXTRACTOR = f"""
 import sys
@@ -76,28 +75,14 @@ def probe() -> dict:
     started = time.perf_counter()
     import tensorflow as tf
     tf_import = time.perf_counter() - started
+    peak = conv_peak_gflops()  # eager, before the musicnn session turns graph mode on (evalkit's own measurement)
     tf.compat.v1.disable_eager_execution()
     import librosa
     from musicnn import configuration, models
 
     from evalkit.embed.musicnn import _musicnn_session
 
-    threads = os.cpu_count() or 1
-    config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=threads, inter_op_parallelism_threads=1)
-    peak = 0.0
-    for batch, size, channels in PEAK_SHAPES:
-        graph = tf.Graph()
-        with graph.as_default():
-            x = tf.compat.v1.get_variable("x", initializer=tf.random.normal([batch, size, size, channels]))
-            w = tf.compat.v1.get_variable("w", initializer=tf.random.normal([3, 3, channels, channels]))
-            y = tf.nn.conv2d(x, w, strides=1, padding="SAME")
-            session = tf.compat.v1.Session(graph=graph, config=config)
-            session.run(tf.compat.v1.global_variables_initializer())
-        for _ in range(3):  # warm-up: oneDNN picks its kernels
-            session.run(y.op)
-        best = min(timed(lambda: session.run(y.op))[1] for _ in range(8))
-        peak = max(peak, 2 * batch * size * size * channels * channels * 9 / best / 1e9)
-        session.close()
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
     frames = librosa.time_to_frames(PATCH_SECONDS, sr=16000, n_fft=512, hop_length=256) + 1  # as evalkit's patches
     graph = tf.Graph()

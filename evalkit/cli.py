@@ -103,7 +103,10 @@ def cmd_run(args) -> None:
     extractor = get_extractor(args.embedding) if args.embedding else None  # None: the classifier's own input
     try:
         for fraction in args.train_fraction:  # every share checked before the first is computed
-            check_experiment(task, extractor, args.classifier, **options, train_fraction=fraction)
+            task, checked = check_experiment(task, extractor, args.classifier, **options, train_fraction=fraction)
+            if extractor is None:
+                extractor = checked  # the classifier's own input: one extractor for every share
+        print(_run_estimate(task, extractor, args, options, store), file=sys.stderr, flush=True)
         with cluster_from_args(args) as cluster:
             tables = [run_experiment_on(cluster, task, extractor, args.classifier, **options, train_fraction=fraction,
                                         store=store)
@@ -112,6 +115,21 @@ def cmd_run(args) -> None:
         if extractor is not None:
             extractor.close()
     print(summarize(pd.concat(tables, ignore_index=True)).to_string(index=False))
+
+
+def _run_estimate(task, extractor, args, options, store) -> str:
+    """The calibrated estimate of ``evalkit run``'s configurations (one per training share)."""
+    from .learn.calibration import Calibration
+    from .learn.distributed import Configuration
+    from .learn.workload import Workload, describe_costs
+
+    calibration = Calibration()
+    workload = Workload(calibration, store=store)
+    costs = [workload.configuration(Configuration(task, extractor, args.classifier, options["fusion"],
+                                                  options["pooling"], fraction, 0.2, options["seed"],
+                                                  options["repetitions"]))
+             for fraction in args.train_fraction]
+    return describe_costs(costs, calibration, total=len(costs))
 
 
 def cmd_cache(args) -> None:
@@ -161,8 +179,11 @@ def cmd_data_check(args) -> None:
 
 
 def cmd_book(args) -> None:
-    from .book.build import build_book
+    from .book.build import build_book, estimate_book
 
+    if args.estimate:
+        print(estimate_book(args.profile, only=args.only))
+        return
     with cluster_from_args(args) as cluster:
         build_book(args.profile, force=args.force, output=args.output, html=not args.no_html, only=args.only,
                    cluster=cluster)
@@ -230,12 +251,16 @@ def _add_book(sub) -> None:
                     "papermill (unchanged notebooks are skipped) and build the HTML book into _build/html with "
                     "jupyter-book.")
     book.add_argument("--profile", default="demo",
-                      help="demo (default: demo data, no network), paper (the paper's data), test (a quick "
-                           "reduced run) or the path of a profile YAML file")
+                      help="demo (default: demo data, no network), quick (a look at every page from a subset of "
+                           "the demo), paper (the paper's data), test (the test suite's reduced run; its numbers mean "
+                           "nothing) or the path of a profile YAML file")
     book.add_argument("--force", action="store_true",
                       help="rerun every notebook even if nothing changed (stored results and embeddings are reused)")
     book.add_argument("--only", nargs="+", metavar="NOTEBOOK", help=f"run only these notebooks ({', '.join(NOTEBOOKS)})")
     book.add_argument("--no-html", action="store_true", help="run the notebooks but do not build the HTML")
+    book.add_argument("--estimate", action="store_true",
+                      help="print the work left and what it will cost on this machine (calibrated here in a few "
+                           "seconds, kept per machine), then stop: nothing is computed or stored")
     book.add_argument("--output", default=None,
                       help="build a copy of the book in this folder instead of the checkout (<output>/_build/html)")
     _add_keep_warm(book)

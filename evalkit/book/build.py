@@ -33,7 +33,7 @@ from pathlib import Path
 
 from ..config import PACKAGE_DIR, REPO_ROOT, EvalkitError, data_dir, resource_path
 from . import NOTEBOOK_SECTIONS, NOTEBOOKS
-from .plan import compute, plan, results_state
+from .plan import compute, describe_cost, plan, results_state
 from .preflight import check_profile, describe_estimate, estimate
 from .profiles import load_profile, profile_path
 
@@ -283,6 +283,21 @@ def run_notebooks(profile="demo", *, force: bool = False, root: Path | None = No
                     future.cancel()
                 raise
     return [records[name] for name in names]
+
+
+def estimate_book(profile="demo", *, only=None) -> str:
+    """What ``evalkit book`` would compute, and what it would cost on this machine, without computing it: the work
+    counts and the calibrated estimate per stage (:func:`~evalkit.book.plan.describe_cost`; this machine's unit
+    costs are measured first where missing, a few seconds each). Demo audio not generated yet is generated (the
+    estimate needs the files' durations); nothing is embedded, trained or stored."""
+    profile = load_profile(profile)
+    names = [n for n in NOTEBOOKS if not only or n in only]
+    with profile:
+        runs = plan(profile, sorted({s for name in names for s in NOTEBOOK_SECTIONS[name]}))
+        for task in profile.tasks:
+            profile.task(task).prepare(progress=sys.stderr.isatty())
+        return ("work of this profile (finished work is reused):\n" + describe_estimate(estimate(profile, runs))
+                + "\n" + describe_cost(profile, runs))
 
 
 def book_title(profile, title: str) -> str:

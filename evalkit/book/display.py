@@ -99,12 +99,20 @@ def build_banner(profile) -> str:
                 f"T1–T6, and its pre-trained models — {stand_in_models(profile)} — *stand in* for the paper's OpenL3, "
                 "VGGish and Kumar et al. networks. Its numbers run the paper's method on other data; they are not the "
                 "paper's results, and its verdicts on the paper's claims are about the stand-ins, neither evidence "
-                "for nor against the paper.")
+                "for nor against the paper." + _reduced_note(profile))
     if compares_directly(profile):
         return (f"This build runs the paper's own data sets ({', '.join(map(str, profile.tasks))}) with the profile "
                 f"**{profile.name}**, so its numbers are directly comparable with the published ones.")
     return (f"This build runs the profile **{profile.name}** on its own data ({', '.join(profile.task_ids)}): the "
             "published numbers do not apply to it.")
+
+
+def _reduced_note(profile) -> str:
+    """What a reduced demo profile (``quick``, ``test``, one of the reader's) leaves out, in its own words (its
+    ``description``); nothing for the demo profile itself."""
+    if profile.name == "demo" or not profile.description:
+        return ""
+    return f" **Profile {profile.name}:** {profile.description.strip()}"
 
 
 def stand_in_html(profile) -> str:

@@ -10,10 +10,10 @@ runs back as one results frame.
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass, replace
 
 import pandas as pd
-from tqdm import tqdm
 
 from ..config import ParameterError, parse_spec
 from ..learn.distributed import Configuration, compute_on_cluster
@@ -224,29 +224,92 @@ def results_state(profile, runs, store: ResultStore | None = None) -> dict:
     return state
 
 
-def compute(profile, runs, *, progress: bool = True, cluster=None) -> int:
-    """Compute every run whose repetitions are not all stored (one progress bar over configurations); return how
-    many were computed. Interrupted, it keeps every finished repetition and resumes with the rest.
+def configuration(profile, run: Run) -> Configuration:
+    """The :class:`~evalkit.learn.distributed.Configuration` of a run (its task prepared by the caller)."""
+    return Configuration(profile.task(run.task), profile.extractor(run.embedding), run.classifier, run.fusion,
+                         run.pooling, run.train_fraction, profile.test_size, profile.seed, run.repetitions)
+
+
+def run_costs(profile, runs, calibration=None, *, models_stay_loaded: bool = False) -> list:
+    """The estimated cost of each run's unfinished work on this machine
+    (:class:`~evalkit.learn.workload.ConfigurationCost`, in the order of ``runs``; a run's extraction counts with
+    the first run that needs it). ``calibration``: this machine's unit costs (measured now where missing);
+    ``models_stay_loaded``: the runs are computed next, with the models the calibration loaded."""
+    from ..learn.calibration import Calibration
+    from ..learn.workload import Workload
+
+    workload = Workload(calibration or Calibration(), models_stay_loaded=models_stay_loaded)
+    return [workload.configuration(configuration(profile, run), label=run.describe(),
+                                   fingerprint=profile.fingerprint_of(run.task)) for run in runs]
+
+
+def describe_cost(profile, runs, calibration=None) -> str:
+    """The calibrated estimate of ``runs`` as a block for the console (per stage and in total, finished work
+    reused), measuring this machine's missing unit costs first."""
+    from ..learn.calibration import Calibration
+    from ..learn.workload import describe_costs
+
+    calibration = calibration or Calibration()
+    return describe_costs(run_costs(profile, runs, calibration), calibration, total=len(runs))
+
+
+def compute(profile, runs, *, progress: bool = True, cluster=None, on_progress=None, calibration=None) -> int:
+    """Compute every run whose repetitions are not all stored; return how many were computed. Interrupted, it
+    keeps every finished repetition and resumes with the rest.
+
+    First the work left is estimated on this machine and printed (:func:`describe_cost`); then one progress bar
+    weighted by that estimate (:class:`~evalkit.learn.progress.CostBar`) follows the runs, its ETA corrected by
+    the pace so far; ``on_progress`` gets its ``(done, total, elapsed, eta)`` after each run. ``calibration``: the
+    :class:`~evalkit.learn.calibration.Calibration` an estimate just before used (default: this machine's).
 
     ``cluster``: an :class:`evalkit.cluster.Cluster` to compute on (extraction sharded by file, the runs by
     configuration × repetition; the same results as without it); None computes in this process."""
+    from ..learn.calibration import Calibration
+    from ..learn.progress import CostBar
+    from ..learn.workload import STAGES, describe_costs
+
     for task in dict.fromkeys(run.task for run in runs):
         profile.task(task).prepare(progress=progress)
     todo = missing(profile, runs)
     if cluster is not None and todo:
-        compute_on_cluster(cluster, [Configuration(profile.task(run.task), profile.extractor(run.embedding),
-                                                   run.classifier, run.fusion, run.pooling, run.train_fraction,
-                                                   profile.test_size, profile.seed, run.repetitions) for run in todo],
-                           progress=progress)
+        compute_on_cluster(cluster, [configuration(profile, run) for run in todo], progress=progress)
         return len(todo)
-    bar = tqdm(todo, desc=f"computing {profile.name}", unit="configuration", disable=not progress or not todo,
-               file=sys.stderr)
-    for run in bar:
-        bar.set_postfix_str(run.describe(), refresh=True)
-        profile.run(run.task, run.embedding, run.classifier, fusion=run.fusion, pooling=run.pooling,
-                    train_fraction=run.train_fraction, repetitions=run.repetitions)
+    if not todo:
+        return 0
+    estimates = None
+    if progress or on_progress is not None:  # someone watches: what is the work worth on this machine?
+        calibration = calibration or Calibration()
+        estimates = run_costs(profile, todo, calibration, models_stay_loaded=True)
+        if progress:
+            print(describe_costs(estimates, calibration, total=len(runs)), file=sys.stderr, flush=True)
+    costs = [cost.total for cost in estimates] if estimates else [1.0] * len(todo)
+    bar = CostBar(sum(costs), desc=f"computing {profile.name}", disable=not progress, on_progress=on_progress)
+    if estimates:
+        bar.plan({stage: sum(cost.seconds[stage] for cost in estimates) for stage in STAGES})
+    store = ResultStore()
+    for i, run in enumerate(todo):
+        bar.start(run.describe())
+        new = set(range(run.repetitions)) - set(store.stored(run_key(profile, run), run.repetitions))
+        started = time.perf_counter()
+        frame = profile.run(run.task, run.embedding, run.classifier, fusion=run.fusion, pooling=run.pooling,
+                            train_fraction=run.train_fraction, repetitions=run.repetitions)
+        if estimates:
+            bar.advance(costs[i], run.describe(), estimated=estimates[i].seconds,
+                        actual=_stage_seconds(estimates[i], frame, new, time.perf_counter() - started))
+        else:
+            bar.advance(costs[i], run.describe())
     bar.close()
     return len(todo)
+
+
+def _stage_seconds(cost, frame, new, seconds: float) -> dict:
+    """The actual seconds of a run per stage: its fits as each new repetition timed itself, the rest extraction
+    when the run extracted, else the rest of its fits' stage (reading the cached embeddings, scoring, storing)."""
+    stage = "CNN training" if cost.cnn_fits else "classifier fits"
+    if cost.seconds["embedding extraction"] <= 0:
+        return {stage: seconds}
+    fits = float(frame.loc[frame["repetition"].isin(new), "fit_seconds"].sum())
+    return {stage: fits, "embedding extraction": max(0.0, seconds - fits)}
 
 
 def collect(profile, runs, name: str = "runs", *, with_fusion: bool | None = None) -> pd.DataFrame:

@@ -1,0 +1,96 @@
+"""The calibrated estimate and the cost-weighted progress bar, on tone tasks the tests generate."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import yaml
+
+from evalkit.book.plan import compute, missing, plan, run_costs
+from evalkit.book.profiles import validate
+from evalkit.cli import main
+from evalkit.data.registry import get_task
+from evalkit.embed.registry import get_extractor
+from evalkit.learn.calibration import Calibration, calibration_path, machine
+from evalkit.learn.distributed import Configuration
+from evalkit.learn.registry import get_classifier
+from evalkit.learn.workload import STAGES, Workload, frames_per_file
+
+
+def _profile_data(task_dir) -> dict:
+    return {"name": "tiny", "tasks": [str(task_dir)], "task_params": {"group_pattern": "^(.*)__"}, "repetitions": 2,
+            "embeddings": {"mfcc": "mfcc", "mfcc13": "mfcc(n_mfcc=13)"}, "classifiers": ["svm"],
+            "tables": {"I": {"embeddings": ["mfcc", "mfcc13"], "train_fraction": 0.8},
+                       "II": {"embeddings": ["mfcc"], "train_fraction": 0.4}},
+            "teaching": {"embedding": "mfcc", "train_fractions": [0.4, 0.8], "repetitions": 1}}
+
+
+def test_the_estimate_counts_only_unfinished_work(tone_task_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("EVALKIT_DATA", str(tmp_path))
+    profile = validate(_profile_data(tone_task_dir))
+    runs = plan(profile)
+    before = run_costs(profile, runs)
+    assert all(cost.total > 0 and cost.fits == run.repetitions for cost, run in zip(before, runs))
+    # one extraction per embedding, counted with the first run that needs it
+    assert sum(cost.seconds["embedding extraction"] > 0 for cost in before) == 2
+    first = next(run for run in runs if run.embedding == "mfcc")
+    compute(profile, [first], progress=False)
+    after = run_costs(profile, runs)
+    for run, cost in zip(runs, after):
+        if run is first:
+            assert cost.total == 0 and cost.fits == 0
+        elif run.embedding == "mfcc":  # its embeddings are cached now: only its fits are left
+            assert cost.seconds["embedding extraction"] == 0 and cost.fits == run.repetitions
+    assert sum(cost.seconds["embedding extraction"] > 0 for cost in after) == 1  # mfcc13's
+
+
+def test_the_bar_advances_by_each_configurations_estimate_to_their_sum(tone_task_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("EVALKIT_DATA", str(tmp_path))
+    profile = validate(_profile_data(tone_task_dir))
+    runs = plan(profile)
+    expected = sum(cost.total for cost in run_costs(profile, missing(profile, runs)))
+    record = []
+    compute(profile, runs, progress=False, on_progress=lambda *values: record.append(values))
+    assert len(record) == len(runs)
+    done = [entry[0] for entry in record]
+    assert done == sorted(done) and np.isclose(done[-1], expected) and all(entry[1] == expected for entry in record)
+    assert record[-1][3] == 0  # nothing left, no time left
+    assert sum(cost.total for cost in run_costs(profile, runs)) == 0  # all stored: the estimate is nothing
+
+
+def test_book_estimate_does_no_work_and_stores_nothing(tone_task_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("EVALKIT_DATA", str(tmp_path))
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(_profile_data(tone_task_dir)))
+    assert main(["book", "--profile", str(path), "--estimate"]) == 0
+    out = capsys.readouterr().out
+    assert "estimate on this machine" in out and machine()["cpu"] in out
+    assert not (tmp_path / "results").exists()
+    assert not list((tmp_path / "cache").rglob("*.npz"))
+    assert calibration_path().exists()  # what it measured is kept for the next estimate
+
+
+def test_a_cnn_without_validation_recordings_costs_all_its_epochs(tone_task_dir, tmp_path):
+    task = get_task(str(tone_task_dir), group_pattern="^(.*)__")
+    extractor = get_extractor("cnn-input-t3")
+    model = get_classifier("cnn(epochs=7)")
+    shape = "x".join(str(v) for v in extractor.frame_shape)
+    unit = {"fit": 2.0, "step": 0.5, "patch": 0.01}
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({"entries": {
+        f"cnn:{model.arch}:{model.batch_size}:{model.precision}:{shape}": unit,
+        f"embed:{extractor.identity}": {"load": 1.0, "per_audio_second": 0.1}}}))
+    workload = Workload(Calibration(path), store=None)
+    cost = workload.configuration(Configuration(task, extractor, "cnn(epochs=7)", train_fraction=0.8, repetitions=2),
+                                  fingerprint="tones")
+    assert cost.cnn_fits == 2 and cost.cnn_epochs == 14 and cost.fits == 0  # 4 recordings a class: no validation
+    durations = workload.durations(task)
+    assert np.isclose(cost.audio_seconds, durations.sum())
+    assert np.isclose(cost.seconds["embedding extraction"], 1.0 + 0.1 * durations.sum())
+    # every epoch draws min_batches batches (the training set is smaller than that), the test files' patches scored
+    steps = -(-model.min_batches * model.batch_size // model.batch_size)
+    test_patches = cost.seconds["CNN training"] - 2 * (unit["fit"] + 7 * steps * unit["step"])
+    assert test_patches > 0 and np.isclose(test_patches / unit["patch"] / 2,
+                                           round(test_patches / unit["patch"] / 2))
+    assert set(cost.seconds) == set(STAGES)
+    assert frames_per_file([0.5, 10.0], extractor).min() == 1
