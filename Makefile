@@ -24,11 +24,13 @@ book: $(STAMP)
 # The fast tier: unit and small integration tests on generated audio (minutes). The tests marked `slow` build the test
 # book, run notebooks through papermill, start Dask clusters, train full CNNs or run the documented examples end to
 # end; `make test-all` runs them too.
+# PYTEST_ARGS passes options on, e.g. PYTEST_ARGS="--durations=25" (where the time goes) or "-x -k claims".
+PYTEST_ARGS ?=
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # JupyterLab on the notebooks, ready to run (each notebook's first cell holds its parameters).
 lab: $(STAMP)
