@@ -41,10 +41,15 @@ class GluedText:
 def glue(name: str, value, display: bool = False) -> None:
     """Store ``value`` under ``name`` for the book's prose (myst-nb ``glue``). Numbers are pasted with
     ``{glue:text}`name:.1f```; strings are glued as :class:`GluedText`, pasted with ``{glue:md}`name``` on
-    the same page and ``{glue}`page.ipynb::name``` on another. Outside a book build (no myst-nb) it does nothing."""
+    the same page and ``{glue}`page.ipynb::name``` on another. Outside a notebook kernel (a script, a test) or
+    without myst-nb it does nothing: there is no notebook to record the value in, and myst-nb would create an IPython
+    shell in the process, which later ``%matplotlib`` calls cannot use."""
     try:
+        from IPython import get_ipython
         from myst_nb import glue as _glue
     except ImportError:
+        return
+    if get_ipython() is None:
         return
     if isinstance(value, str):
         value = GluedText(value)
