@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -95,8 +96,10 @@ def tflite_interpreter_class() -> type:
 def tflite_interpreter(path: Path, *, preserve_all_tensors: bool = False):
     """A TFLite interpreter (:func:`tflite_interpreter_class`) of the model file ``path`` with :data:`TFLITE_THREADS`
     threads (not yet allocated)."""
-    return tflite_interpreter_class()(model_path=str(path), num_threads=TFLITE_THREADS,
-                                      experimental_preserve_all_tensors=preserve_all_tensors)
+    with warnings.catch_warnings():  # LiteRT warns that kept tensors are for debugging: BirdNET's embedding is one
+        warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors", category=UserWarning)
+        return tflite_interpreter_class()(model_path=str(path), num_threads=TFLITE_THREADS,
+                                          experimental_preserve_all_tensors=preserve_all_tensors)
 
 
 class PerThread:
