@@ -86,9 +86,12 @@ def resolve(lines: list[str], target: str, python: str, *, deps: bool) -> tuple[
         done = subprocess.run(command, capture_output=True, text=True, env=environment)
     if done.returncode == 0:
         return True, ""
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+    if "The conflict is caused by:" in lines:  # the requirements that cannot go together, not the list of lines
+        start = lines.index("The conflict is caused by:") + 1
+        return False, "conflict: " + "; ".join(line for line in lines[start:start + 4] if not line.startswith("To fix"))
     complaints = [line for line in lines if line.startswith("ERROR")] or lines[-1:] or ["pip failed"]
-    return False, complaints[0][:240]
+    return False, complaints[0][:300]
 
 
 def main(argv=None) -> int:
