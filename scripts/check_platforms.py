@@ -90,7 +90,8 @@ def resolve(lines: list[str], target: str, python: str, *, deps: bool) -> tuple[
     if "The conflict is caused by:" in lines:  # the requirements that cannot go together, not the list of lines
         start = lines.index("The conflict is caused by:") + 1
         return False, "conflict: " + "; ".join(line for line in lines[start:start + 4] if not line.startswith("To fix"))
-    complaints = [line for line in lines if line.startswith("ERROR")] or lines[-1:] or ["pip failed"]
+    complaints = ([line for line in lines if "Could not find a version" in line or "No matching distribution" in line]
+                  or [line for line in lines if line.startswith("ERROR")] or lines[-1:] or ["pip failed"])
     return False, complaints[0][:300]
 
 
