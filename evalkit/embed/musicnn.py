@@ -24,14 +24,33 @@ MEL_FRAME_SECONDS = 256 / 16000
 
 
 def _require_musicnn() -> None:
-    """Raise :class:`~evalkit.config.MissingPackageError` without the musicnn package (found, not imported: the
-    model is imported only in the worker process)."""
+    """Raise :class:`~evalkit.config.MissingPackageError` without the musicnn package, or without tf-keras on a
+    TensorFlow that has Keras 3 (found, not imported: the model is imported only in the worker process)."""
     import importlib.util
 
     if importlib.util.find_spec("musicnn") is None:
         raise MissingPackageError("the musicnn embedding needs the Python package 'musicnn', which is not installed. "
                                   "Install it without its dependencies (its metadata pins numpy<1.17, although it runs "
                                   "on newer ones): pip install --no-deps musicnn==0.1.0")
+    version = _tensorflow_version()
+    if version is not None and version >= (2, 16) and importlib.util.find_spec("tf_keras") is None:
+        raise MissingPackageError(f"the musicnn embedding builds its graph with tf.compat.v1.layers, which TensorFlow "
+                                  f"{'.'.join(map(str, version))} (Keras 3) provides only with the Python package "
+                                  f"'tf-keras' (Keras 2), which is not installed. Install it: pip install tf-keras")
+
+
+def _tensorflow_version() -> tuple[int, int] | None:
+    """(major, minor) of the installed TensorFlow distribution (any of its names), read from its metadata; None if
+    there is none."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    for distribution in ("tensorflow", "tensorflow-cpu", "tensorflow-macos", "tensorflow-intel"):
+        try:
+            major, minor = version(distribution).split(".")[:2]
+            return int(major), int(minor)
+        except (PackageNotFoundError, ValueError):
+            continue
+    return None
 
 
 def _musicnn_session(model: str):
@@ -40,6 +59,12 @@ def _musicnn_session(model: str):
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import importlib.util
+
+    if importlib.util.find_spec("tf_keras") is not None:
+        # TensorFlow >= 2.16 (Keras 3) provides the tf.compat.v1.layers that musicnn's graph is built with only from
+        # tf-keras, and only when asked before it is imported; this process runs musicnn alone.
+        os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     import tensorflow as tf
 
     tf.compat.v1.disable_eager_execution()
@@ -81,7 +106,11 @@ def log_mel_patches(audio: np.ndarray, *, window: float, hop: float) -> np.ndarr
     import librosa
 
     mel = librosa.feature.melspectrogram(y=audio, sr=16000, hop_length=256, n_fft=512, n_mels=96).T
-    mel = np.log10(10000 * mel.astype(np.float16) + 1).astype(np.float32)
+    # musicnn rounds the mel power to float16 and scales it in float32: numpy < 2 promoted `10000 * float16` to
+    # float32 (10000 taken as uint16), numpy 2 keeps float16, where 10000 * mel overflows to inf above 6.55 and the
+    # network returns NaN. Written out in float32, the numbers are numpy 1's on both.
+    rounded = mel.astype(np.float16).astype(np.float32)
+    mel = np.log10(np.float32(10000) * rounded + np.float32(1)).astype(np.float32)
     n_frames = librosa.time_to_frames(window, sr=16000, n_fft=512, hop_length=256) + 1
     return np.ascontiguousarray(frame(mel, n_frames, _mel_step(hop), axis=0))
 

@@ -1,5 +1,6 @@
 """Google's speech embedding (Lin et al., 2020; TF Hub ``google/speech_embedding``) from the TFLite files that the
-``openwakeword`` 0.5.1 wheel ships, run on TensorFlow's own ``tf.lite.Interpreter`` the way openwakeword runs them.
+``openwakeword`` 0.5.1 wheel ships, run on a TFLite interpreter (LiteRT's where installed, else TensorFlow's; see
+:func:`evalkit.embed.birdnet.tflite_interpreter_class`) the way openwakeword runs them.
 
 ``openwakeword`` itself is never imported: its ``__init__`` imports its VAD, which imports onnxruntime, and its TFLite
 path needs tflite-runtime; neither is installed here (``pip install --no-deps openwakeword==0.5.1``, see

@@ -204,9 +204,9 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
         self.model_ = self._build(X.shape[1], len(self.classes_))
         self.model_.compile(optimizer=tf.keras.optimizers.Adam(self.learning_rate, clipnorm=self.clipnorm),
                             loss="categorical_crossentropy")
-        # Keras' train_on_batch builds a tf.data iterator for every batch (a sixth of a fit's time on 2 cores): one
-        # traced step takes the arrays directly and does what its train_step does (loss, clipping, Adam update),
-        # traced once for any batch size (an epoch's last batch is often smaller: two more traces, 1 s per fit).
+        # Keras' train_on_batch builds a tf.data iterator per batch (a sixth of a fit's time on 2 cores): one traced
+        # step takes the arrays and does what train_step does (loss; clipping and Adam in apply_gradients, as Keras 2's
+        # minimize, absent in Keras 3), traced once for any batch size (a smaller last batch: two more traces, 1 s).
         model = self.model_
         model.optimizer.build(model.trainable_variables)  # its slots exist before the trace: traced once, not twice
 
@@ -215,7 +215,8 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
         def step(x, target, weight):
             with tf.GradientTape() as tape:
                 loss = model.compute_loss(x, target, model(x, training=True), weight)
-            model.optimizer.minimize(loss, model.trainable_variables, tape=tape)
+            gradients = tape.gradient(loss, model.trainable_variables)
+            model.optimizer.apply_gradients(zip(gradients, model.trainable_variables))
             return loss
 
         self._infer = None  # traced again for this model on its first prediction
@@ -359,8 +360,8 @@ class _EpochMonitor:
     The best epoch, from ``min_epochs`` on, has the highest file-wise balanced accuracy (ties: the lower validation
     loss); an epoch that gives every validation file the same class ranks below all others, so a collapsed network
     is kept only if every epoch collapsed. Training stops ``patience`` epochs after the later of the best epoch and
-    the epoch of the lowest validation loss. A validation file
-    is scored on at most :attr:`PATCHES_PER_FILE` of its patches, evenly spaced (the cost of scoring every epoch).
+    the epoch of the lowest validation loss. A validation file is scored on at most :attr:`PATCHES_PER_FILE` of its
+    patches, evenly spaced (the cost of scoring every epoch).
     """
 
     PATCHES_PER_FILE = 4
@@ -376,8 +377,7 @@ class _EpochMonitor:
             self.X_val, self.y_val, self.files_val = cnn._scale(X[keep]), y_index[keep], files[keep]
         self.history = {} if val is None else {"val_loss": [], "val_accuracy": [], "val_balanced_accuracy": [],
                                                "val_largest_share": []}
-        self.best_score, self.best_epoch, self.best_weights = None, 0, None
-        self.lowest_loss, self.last_progress = np.inf, 0
+        self.best_score, self.best_epoch, self.best_weights, self.lowest_loss, self.last_progress = None, 0, None, np.inf, 0
 
     def on_epoch_end(self, epoch):
         if self.val is None:
