@@ -191,9 +191,11 @@ def run_experiment(task, embedding=None, classifier: str = "svm", *, fusion: str
     """
     if store is None or store is True:
         store = ResultStore()
-    for folder in (store, cache if isinstance(cache, EmbeddingCache) else None if cache is False else EmbeddingCache()):
-        if folder:  # a folder that cannot take files stops the run before any audio is generated or embedded
-            folder.check_writable()
+    # a folder that cannot take files stops the run before any audio is generated or embedded
+    if store:
+        store.check_writable()
+    if cache is not False:
+        (cache if isinstance(cache, EmbeddingCache) else EmbeddingCache()).check_writable()
     task, extractor = check_experiment(task, embedding, classifier, fusion=fusion, pooling=pooling,
                                        train_fraction=train_fraction, test_size=test_size, repetitions=repetitions,
                                        seed=seed, batch_size=batch_size, progress=progress)
