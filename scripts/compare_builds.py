@@ -1,33 +1,82 @@
-"""Compare two book builds: are the numbers the same?
+"""Compare two book builds: are the numbers the same, and if not, what moved?
 
-    python scripts/compare_builds.py BEFORE AFTER
+    python scripts/compare_builds.py BEFORE AFTER                 # identical numbers? (exit 1 if not)
+    python scripts/compare_builds.py --moved BEFORE AFTER         # what moved beyond one standard deviation
+    python scripts/compare_builds.py --moved OLD NEW --before-data /elsewhere/data
 
-BEFORE and AFTER are checkouts (or folders) that each hold a built book (``book/_generated/*.ipynb``) and their data
-folder (``data/results``). Compared:
+BEFORE and AFTER are checkouts (or ``evalkit book --output`` folders) that each hold a built book
+(``book/_generated/*.ipynb``); their data folders (``data/results``) are ``<root>/data`` unless ``--before-data`` /
+``--after-data`` name them (an ``EVALKIT_DATA`` folder).
 
-- every stored repetition (``data/results/<task>/<key digest>/rep-NN.json``): the same key digests on both sides
-  (so the configuration keys are identical), and per repetition the same accuracy, confusion matrix, per-file
-  predictions and scores, training-set sizes and training histories (``fit_seconds`` is a timing, not a result);
+Stored repetitions are paired by their **configuration** (task, embedding and its parameters, classifier spec,
+fusion, pooling, training share, test share, seed) and repetition, not by the store's key digest: the key also holds
+the fingerprint of the code and the package versions that computed it (and the CNN's arithmetic), which differ by
+design between two builds of different code or on different stacks. Those provenance fields are reported, not compared.
+
+Default mode (same code paths expected, e.g. after a refactor), compared exactly:
+
+- every stored repetition: the same configurations on both sides, and per repetition the same accuracy, confusion
+  matrix, per-file predictions and scores, training-set sizes and training histories (``fit_seconds`` is a timing);
 - every value glued for the book's prose (``{glue:text}`` numbers and texts) per notebook;
 - the text of every table cell of every notebook output (HTML tags and whitespace ignored; markup may differ),
   except the provenance box, which names the commit, the date and the versions.
 
-Prints what differs and exits 1 if anything does, 0 if the builds agree.
+It prints what differs and exits 1 if anything does, 0 if the builds agree.
+
+``--moved`` (a change that is expected to move numbers: another stack, another schedule): every claim's verdict on
+both sides (from the reproduction page), and every table cell — a (task, embedding, classifier without its
+parameters, fusion, pooling, training share) — whose mean accuracy over repetitions moved by more than one standard
+deviation (the larger of the two sides'), or that only one side has. It always exits 0: it reports, the reader judges.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import re
+import statistics
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
-IGNORED_FIELDS = {"fit_seconds"}
+#: Fields of a stored repetition that are not results: a timing, and the provenance of the code that computed it.
+IGNORED_FIELDS = {"fit_seconds", "code", "precision"}
+#: The claims table's first header cell (:func:`evalkit.book.tables.claims_html`) and its number of columns.
+CLAIMS_HEADER, CLAIMS_COLUMNS = "claim and rule", 5
 
 
-def _reps(root: Path) -> dict[str, dict]:
-    results = root / "data" / "results"
-    return {str(p.relative_to(results)): json.loads(p.read_text()) for p in sorted(results.glob("*/*/rep-*.json"))}
+def configuration(config: dict) -> dict:
+    """A stored configuration without its provenance: the code fingerprints and package versions (of the
+    repetition and of its embedding) and the CNN's arithmetic."""
+    plain = {k: v for k, v in config.items() if k not in IGNORED_FIELDS}
+    if isinstance(plain.get("embedding"), dict):
+        plain["embedding"] = {k: v for k, v in plain["embedding"].items() if k != "code"}
+    return plain
+
+
+def _reps(data: Path) -> dict[str, dict]:
+    """``{configuration and repetition as text: stored repetition}`` of a data folder's result store."""
+    reps = {}
+    for path in sorted((data / "results").glob("*/*/rep-*.json")):
+        rep = json.loads(path.read_text())
+        config = configuration(json.loads((path.parent / "config.json").read_text()))
+        reps[json.dumps({**config, "repetition": rep.get("repetition", path.stem)}, sort_keys=True)] = rep
+    return reps
+
+
+def _label(identity: str) -> str:
+    """A short readable name of a paired repetition or cell for the report."""
+    config = json.loads(identity)
+    embedding = config.get("embedding")
+    if isinstance(embedding, dict):
+        params = ", ".join(f"{k}={v}" for k, v in sorted((embedding.get("params") or {}).items())
+                           if k not in ("window", "hop"))
+        embedding = embedding.get("name", "?") + (f"({params})" if params else "")
+    parts = [config.get("task"), embedding, config.get("classifier"), config.get("fusion"),
+             f"{100 * float(config.get('train_fraction', 0)):.0f} %"]
+    if config.get("pooling") and config.get("fusion") == "early":
+        parts.insert(4, config["pooling"])
+    text = " · ".join(str(p) for p in parts)
+    return text + (f" · rep {config['repetition']}" if "repetition" in config else "")
 
 
 class _Cells(HTMLParser):
@@ -51,9 +100,10 @@ class _Cells(HTMLParser):
             self.current.append(data)
 
 
-def _notebook_numbers(path: Path) -> tuple[dict, list[str]]:
+def _tables(path: Path) -> tuple[dict, list[list[str]]]:
+    """The glued values of a notebook and the cell texts of each HTML output (the provenance box left out)."""
     notebook = json.loads(path.read_text())
-    glued, cells = {}, []
+    glued, tables = {}, []
     for cell in notebook["cells"]:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
@@ -63,8 +113,8 @@ def _notebook_numbers(path: Path) -> tuple[dict, list[str]]:
             elif "text/html" in data and "evalkit-provenance" not in "".join(data["text/html"]):
                 parser = _Cells()  # (the provenance box names the commit, date and versions: it differs by design)
                 parser.feed("".join(data["text/html"]))
-                cells += [c for c in parser.cells if c]
-    return glued, cells
+                tables.append([c for c in parser.cells if c])
+    return glued, tables
 
 
 def _normalise(cells: list[str]) -> list[str]:
@@ -72,28 +122,32 @@ def _normalise(cells: list[str]) -> list[str]:
     return [re.sub(r"\s*[✓✗]\s*", " ", c).strip() for c in cells]
 
 
-def compare(before: Path, after: Path) -> list[str]:
+def compare(before: Path, after: Path, *, before_data: Path | None = None,
+            after_data: Path | None = None) -> list[str]:
+    """Every difference of numbers between the two builds (empty: they agree)."""
     problems = []
-    old, new = _reps(before), _reps(after)
+    old, new = _reps(before_data or before / "data"), _reps(after_data or after / "data")
     for key in sorted(set(old) ^ set(new)):
-        problems.append(f"repetition only {'before' if key in old else 'after'}: {key}")
+        problems.append(f"repetition only {'before' if key in old else 'after'}: {_label(key)}")
     for key in sorted(set(old) & set(new)):
         a = {k: v for k, v in old[key].items() if k not in IGNORED_FIELDS}
         b = {k: v for k, v in new[key].items() if k not in IGNORED_FIELDS}
+        a["embedding"], b["embedding"] = (configuration({"embedding": x.get("embedding")})["embedding"] for x in (a, b))
         for field in sorted(set(a) | set(b)):
             if a.get(field) != b.get(field):
-                problems.append(f"{key}: {field} differs")
+                problems.append(f"{_label(key)}: {field} differs")
     print(f"repetitions: {len(old)} before, {len(new)} after, {len(set(old) & set(new))} in both")
     for notebook in sorted((before / "book" / "_generated").glob("*.ipynb")):
         other = after / "book" / "_generated" / notebook.name
         if not other.exists():
             problems.append(f"{notebook.name}: missing after")
             continue
-        (glued_a, cells_a), (glued_b, cells_b) = _notebook_numbers(notebook), _notebook_numbers(other)
+        (glued_a, tables_a), (glued_b, tables_b) = _tables(notebook), _tables(other)
         for name in sorted(set(glued_a) | set(glued_b)):
             if glued_a.get(name) != glued_b.get(name):
                 problems.append(f"{notebook.name}: glued {name}: {glued_a.get(name)!r} -> {glued_b.get(name)!r}")
-        cells_a, cells_b = _normalise(cells_a), _normalise(cells_b)
+        cells_a = _normalise([c for table in tables_a for c in table])
+        cells_b = _normalise([c for table in tables_b for c in table])
         only_a = [c for c in cells_a if c not in cells_b]
         only_b = [c for c in cells_b if c not in cells_a]
         if only_a or only_b:
@@ -102,12 +156,73 @@ def compare(before: Path, after: Path) -> list[str]:
     return problems
 
 
+def claims(root: Path) -> dict[str, str]:
+    """``{claim: verdict on this build's data}`` from the claims table of the build's reproduction page."""
+    path = root / "book" / "_generated" / "reproduction.ipynb"
+    if not path.exists():
+        return {}
+    for table in _tables(path)[1]:
+        if table and table[0] == CLAIMS_HEADER:
+            rows = table[CLAIMS_COLUMNS:]
+            return {row[0].split("“")[0].strip(): row[-1] for row in
+                    (rows[i:i + CLAIMS_COLUMNS] for i in range(0, len(rows) - CLAIMS_COLUMNS + 1, CLAIMS_COLUMNS))}
+    return {}
+
+
+def cells(data: Path) -> dict[str, list[float]]:
+    """``{table cell: accuracies of its repetitions}``; a cell is a configuration with the classifier's name
+    without its parameters (a CNN with another schedule is the same cell) and without the repetition."""
+    out: dict[str, list[float]] = {}
+    for identity, rep in _reps(data).items():
+        config = json.loads(identity)
+        config.pop("repetition")
+        config["classifier"] = str(config.get("classifier", "")).split("(")[0]
+        out.setdefault(json.dumps(config, sort_keys=True), []).append(float(rep["accuracy"]))
+    return out
+
+
+def moved(before: Path, after: Path, *, before_data: Path | None = None, after_data: Path | None = None) -> list[str]:
+    """The report of ``--moved``: claims' verdicts side by side, then the cells that moved beyond one std."""
+    lines = []
+    verdicts_a, verdicts_b = claims(before), claims(after)
+    lines.append(f"claims ({len(verdicts_a)} before, {len(verdicts_b)} after):")
+    for claim in dict.fromkeys([*verdicts_a, *verdicts_b]):
+        a, b = verdicts_a.get(claim, "—"), verdicts_b.get(claim, "—")
+        lines.append(f"  {'  ' if a == b else '* '}{claim}: {a} -> {b}")
+    old, new = cells(before_data or before / "data"), cells(after_data or after / "data")
+    moves = []
+    for cell in sorted(set(old) | set(new)):
+        if cell not in old or cell not in new:
+            moves.append(f"  only {'before' if cell in old else 'after'}: {_label(cell)}")
+            continue
+        a, b = old[cell], new[cell]
+        sd = max(statistics.stdev(a) if len(a) > 1 else 0.0, statistics.stdev(b) if len(b) > 1 else 0.0)
+        shift = statistics.fmean(b) - statistics.fmean(a)
+        if abs(shift) > sd:
+            moves.append(f"  {_label(cell)}: {100 * statistics.fmean(a):.1f} -> {100 * statistics.fmean(b):.1f} "
+                         f"({100 * shift:+.1f} points; larger std {100 * sd:.1f}; repetitions {len(a)} -> {len(b)})")
+    lines.append(f"table cells: {len(set(old) & set(new))} on both sides, {len(moves)} moved beyond one std or on "
+                 "one side only:")
+    return lines + moves
+
+
 def main(argv=None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
-        return 2
-    problems = compare(Path(args[0]), Path(args[1]))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("before", type=Path)
+    parser.add_argument("after", type=Path)
+    parser.add_argument("--moved", action="store_true", help="report what moved beyond one std (always exits 0)")
+    parser.add_argument("--before-data", type=Path, help="BEFORE's data folder (default BEFORE/data)")
+    parser.add_argument("--after-data", type=Path, help="AFTER's data folder (default AFTER/data)")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    for name in ("before", "after", "before_data", "after_data"):
+        folder = getattr(args, name)
+        if folder is not None and not folder.is_dir():
+            parser.error(f"{name.replace('_', '-')} {folder} is not a folder")
+    folders = dict(before_data=args.before_data, after_data=args.after_data)
+    if args.moved:
+        print("\n".join(moved(args.before, args.after, **folders)))
+        return 0
+    problems = compare(args.before, args.after, **folders)
     for line in problems:
         print("DIFFERS:", line)
     print("the builds agree" if not problems else f"{len(problems)} difference(s)")
