@@ -10,9 +10,11 @@ would fetch them). The markers of the packages' own dependencies are still evalu
 
 Usage::
 
-    python scripts/check_platforms.py requirements-next.txt [--no-deps requirements-next-nodeps.txt] [--python 3.13]
+    python scripts/check_platforms.py requirements.txt [--no-deps requirements-nodeps.txt] [--python 3.13]
 
-Exit status 1 if any target does not resolve; one line per target either way.
+Exit status 1 if any target does not resolve; one line per target either way. The requirements of 2023
+(tests/data/requirements-2023.txt: TensorFlow 2.15, numpy 1.26) fail it: macOS arm64 has no tensorflow-cpu
+2.15.1, Python 3.13 no numpy 1.26.4.
 """
 from __future__ import annotations
 
@@ -56,7 +58,7 @@ def marker_environment(target: str, python: str) -> dict:
 
 def requirements_for(path: Path, environment: dict) -> list[str]:
     """The requirement lines of ``path`` whose markers hold in ``environment``, without their markers (options such
-    as ``-c`` are not followed: a candidate file lists every pin itself)."""
+    as ``-c`` are not followed: the files here list every pin themselves)."""
     lines = []
     for raw in path.read_text(encoding="utf-8").splitlines():
         line = raw.split(" #")[0].strip()

@@ -1,7 +1,10 @@
-"""The candidate requirements' environment markers (requirements-next*.txt, issue 24): every supported platform and
+"""The requirements' environment markers (requirements.txt, requirements-nodeps.txt): every supported platform and
 interpreter gets exactly one version of every package, the one the registry has a wheel of (scripts/check_platforms.py
-asks the registry; this checks the markers offline)."""
+asks the registry; the fast tests check the markers offline against the wheels that are known to be missing, the slow
+one asks the registry). The check can fail: the requirements of 2023 (tests/data/requirements-2023.txt, TensorFlow
+2.15 and numpy 1.26 everywhere) fail it, offline and online."""
 import importlib.util
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("check_platforms", ROOT / "scripts" / "check_platforms.py")
 check_platforms = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(check_platforms)
+DATA = ROOT / "tests" / "data"
 TARGETS = [(target, python) for target in check_platforms.PLATFORMS for python in check_platforms.PYTHONS]
 
 
@@ -29,7 +33,7 @@ def all_packages(name: str) -> set[str]:
             if line.strip() and not line.startswith(("#", "-"))}
 
 
-@pytest.mark.parametrize("name", ["requirements-next.txt", "requirements-next-nodeps.txt"])
+@pytest.mark.parametrize("name", ["requirements.txt", "requirements-nodeps.txt"])
 @pytest.mark.parametrize("target,python", TARGETS)
 def test_every_target_gets_one_pin_of_every_package(name, target, python):
     found = pins(name, target, python)
@@ -39,7 +43,7 @@ def test_every_target_gets_one_pin_of_every_package(name, target, python):
     expected = all_packages(name) - {"tensorflow", "tensorflow-cpu"} - ({"tf-keras"} if no_tensorflow else set())
     expected -= {"ai-edge-litert"} if target == "macos-x86_64" else set()
     assert expected <= set(found), f"{target} Python {python} gets no pin of {sorted(expected - set(found))}"
-    if name == "requirements-next.txt":
+    if name == "requirements.txt":
         assert len({"tensorflow", "tensorflow-cpu"} & set(found)) == (0 if no_tensorflow else 1)
 
 
@@ -51,15 +55,78 @@ def test_every_target_gets_one_pin_of_every_package(name, target, python):
     ("windows-amd64", "3.13", {"tensorflow-cpu": "==2.21.0", "ai-edge-litert": "==2.3.0"}),
 ])
 def test_the_markers_pick_the_versions_the_registry_has_wheels_of(target, python, expected):
-    found = pins("requirements-next.txt", target, python)
+    found = pins("requirements.txt", target, python)
     assert {key: found.get(key) for key in expected} == expected
 
 
 def test_tf_keras_follows_tensorflow():
     for target, python in TARGETS:
-        tensorflow = {**pins("requirements-next.txt", target, python)}
+        tensorflow = {**pins("requirements.txt", target, python)}
         version = tensorflow.get("tensorflow", tensorflow.get("tensorflow-cpu"))
-        keras = pins("requirements-next-nodeps.txt", target, python).get("tf-keras")
+        keras = pins("requirements-nodeps.txt", target, python).get("tf-keras")
         assert (version is None) == (keras is None), (target, python)
         if version:
             assert version.split(".")[:2] == keras.split(".")[:2], (target, python, version, keras)
+
+
+#: Wheels that PyPI does not have, read from the registry for issue 24 (pip install --dry-run --only-binary=:all:
+#: --platform ... --python-version ...): (package, version) -> whether ``(target, python)`` lacks it.
+NO_WHEEL = {
+    ("tensorflow-cpu", "2.15.1"): lambda target, python: target not in ("linux-x86_64", "windows-amd64") or python >= "3.12",
+    ("tensorflow-cpu", "2.21.0"): lambda target, python: target not in ("linux-x86_64", "windows-amd64"),
+    ("tensorflow", "2.21.0"): lambda target, python: target == "macos-x86_64",
+    ("tensorflow", "2.16.2"): lambda target, python: python >= "3.13",
+    ("numpy", "1.26.4"): lambda target, python: python >= "3.13",
+    ("numpy", "2.5.5"): lambda target, python: python < "3.12",
+    ("librosa", "1.0.1"): lambda target, python: python < "3.12",
+    ("ai-edge-litert", "2.3.0"): lambda target, python: target == "macos-x86_64",
+}
+
+
+def missing_wheels(path: Path) -> list[tuple[str, str, str]]:
+    """(target, python, package==version) of every pin of ``path`` that :data:`NO_WHEEL` knows to have no wheel for
+    the target its markers give it to."""
+    problems = []
+    for target, python in TARGETS:
+        environment = check_platforms.marker_environment(target, python)
+        for line in check_platforms.requirements_for(path, environment):
+            requirement = Requirement(line)
+            version = str(requirement.specifier).removeprefix("==")
+            lacks = NO_WHEEL.get((requirement.name, version))
+            if lacks is not None and lacks(target, python):
+                problems.append((target, python, f"{requirement.name}=={version}"))
+    return problems
+
+
+def test_the_current_requirements_ask_for_no_missing_wheel():
+    assert missing_wheels(ROOT / "requirements.txt") == []
+
+
+def test_the_requirements_of_2023_fail_the_check():
+    problems = missing_wheels(DATA / "requirements-2023.txt")
+    assert ("macos-arm64", "3.11", "tensorflow-cpu==2.15.1") in problems
+    assert ("linux-x86_64", "3.13", "numpy==1.26.4") in problems
+    assert {python for _, python, _ in problems} == {"3.11", "3.12", "3.13"}  # no interpreter is spared
+
+
+def registry_reachable() -> bool:
+    try:
+        urllib.request.urlopen("https://pypi.org/simple/pip/", timeout=5).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_the_registry_rejects_2023_and_resolves_today(capsys):
+    """scripts/check_platforms.py, as it asks PyPI, on the two targets that 2023's pins fail (metadata only)."""
+    if not registry_reachable():
+        pytest.skip("the package index https://pypi.org is not reachable (scripts/check_platforms.py asks it)")
+    targets = ["--platform", "macos-arm64", "--python", "3.11"]
+    assert check_platforms.main([str(DATA / "requirements-2023.txt"), *targets, "--jobs", "1"]) == 1
+    assert "tensorflow-cpu" in capsys.readouterr().out
+    assert check_platforms.main([str(DATA / "requirements-2023.txt"), "--platform", "linux-x86_64", "--python", "3.13",
+                                 "--jobs", "1"]) == 1
+    assert "numpy" in capsys.readouterr().out
+    current = [str(ROOT / "requirements.txt"), "--no-deps", str(ROOT / "requirements-nodeps.txt")]
+    assert check_platforms.main([*current, *targets, "--jobs", "1"]) == 0
