@@ -130,3 +130,20 @@ def test_the_registry_rejects_2023_and_resolves_today(capsys):
     assert "numpy" in capsys.readouterr().out
     current = [str(ROOT / "requirements.txt"), "--no-deps", str(ROOT / "requirements-nodeps.txt")]
     assert check_platforms.main([*current, *targets, "--jobs", "1"]) == 0
+
+
+def test_pyproject_installs_tensorflow_as_requirements_txt_does():
+    """``pip install evalkit[demo]`` takes the same TensorFlow distribution per target as requirements.txt (none where
+    it has none), and requires-python starts at the oldest interpreter the requirements are checked for."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["requires-python"] == f">={check_platforms.PYTHONS[0]}"
+    assert not any("<2" in dependency for dependency in project["dependencies"])  # numpy 2 is allowed
+    demo = [Requirement(line) for line in project["optional-dependencies"]["demo"]]
+    for target, python in TARGETS:
+        environment = check_platforms.marker_environment(target, python)
+        chosen = {r.name for r in demo if r.marker is None or r.marker.evaluate(environment)}
+        pinned = set(pins("requirements.txt", target, python))
+        assert chosen & {"tensorflow", "tensorflow-cpu"} == pinned & {"tensorflow", "tensorflow-cpu"}, (target, python)
+        assert ("ai-edge-litert" in chosen) == ("ai-edge-litert" in pinned), (target, python)
