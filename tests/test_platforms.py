@@ -72,7 +72,8 @@ def test_tf_keras_follows_tensorflow():
 #: Wheels that PyPI does not have, read from the registry for issue 24 (pip install --dry-run --only-binary=:all:
 #: --platform ... --python-version ...): (package, version) -> whether ``(target, python)`` lacks it.
 NO_WHEEL = {
-    ("tensorflow-cpu", "2.15.1"): lambda target, python: target not in ("linux-x86_64", "windows-amd64") or python >= "3.12",
+    ("tensorflow-cpu", "2.15.1"):
+        lambda target, python: target not in ("linux-x86_64", "windows-amd64") or python >= "3.12",
     ("tensorflow-cpu", "2.21.0"): lambda target, python: target not in ("linux-x86_64", "windows-amd64"),
     ("tensorflow", "2.21.0"): lambda target, python: target == "macos-x86_64",
     ("tensorflow", "2.16.2"): lambda target, python: python >= "3.13",
