@@ -52,3 +52,13 @@ def book(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("book")
     return root, build_book("test", output=root)
+
+
+@pytest.fixture(autouse=True)
+def no_paper_interpreter(monkeypatch):
+    """No test finds the paper interpreter of this checkout (``make paper-env``'s .venv-paper) or of the environment
+    ($EVALKIT_PAPER_PYTHON) unless it gives one: what the openl3 extractor does must not depend on the machine."""
+    from evalkit.embed import legacy
+
+    monkeypatch.delenv(legacy.PAPER_PYTHON_VARIABLE, raising=False)
+    monkeypatch.setattr(legacy, "PAPER_VENV", ".venv-paper-hidden-from-the-tests")

@@ -103,14 +103,16 @@ def test_openl3_rejects_bad_arguments_before_loading_anything(fake_openl3):
     assert fake_openl3["load"] == []
 
 
-def test_openl3_without_its_package_says_what_to_install(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "openl3", None)  # makes `import openl3` fail
+def test_openl3_without_its_package_or_the_paper_interpreter_names_make_paper_env(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "openl3", None)  # makes `import openl3` fail; conftest hides any .venv-paper
     with pytest.raises(ImportError) as error:
         ek.get_extractor("openl3")
-    assert "pip install -r requirements-paper.txt" in str(error.value) and "needs a network" in str(error.value)
+    assert "run `make paper-env`" in str(error.value) and "requirements-paper.txt" in str(error.value)
+    assert "needs a network" in str(error.value) and "$EVALKIT_PAPER_PYTHON" in str(error.value)
     from evalkit import cli
     assert cli.main(["extract", "--task", "D3", "--embedding", "openl3"]) == 2
-    assert "requirements-paper.txt" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "make paper-env" in err and len(err.strip().splitlines()) == 1
 
 
 def vggish_frames(n_samples):

@@ -22,19 +22,19 @@ from ..config import MissingPackageError, format_spec
 from ..data.audio import pad_to_length
 from ..provenance import code_fingerprint
 
-#: The optional requirements of the paper's embeddings (``pip install -r requirements-paper.txt``).
+#: What the paper's embeddings need, and the paper interpreter's requirements (OpenL3: ``make paper-env``).
 PAPER_REQUIREMENTS = "requirements-paper.txt"
 
 
 def require(module: str, what: str, install: str):
     """Import ``module`` or raise :class:`~evalkit.config.MissingPackageError` saying what needs it and how to
-    install it."""
+    install it (``install``: the command and why, in a few words)."""
     try:
         return importlib.import_module(module)
     except ImportError as error:
         raise MissingPackageError(f"the {what} embedding needs the Python package '{module}', which is not installed "
-                                  f"({error}). Install the paper's extras: pip install -r {PAPER_REQUIREMENTS} "
-                                  f"({install})") from None
+                                  f"({error}). Install it into this interpreter: {install} (see "
+                                  f"{PAPER_REQUIREMENTS})") from None
 
 
 def frame(x: np.ndarray, size: int, hop: int, axis: int = -1) -> np.ndarray:

@@ -135,7 +135,8 @@ class KumarExtractor(Extractor):
         # checked before torch is imported or the weights are looked for
         self.hop, self._model = check_number("kumar", "hop", hop, low=0, low_open=True, unit="s"), None
         self.weights = Path(weights) if weights else data_dir() / "models" / "kumar" / KUMAR_WEIGHTS
-        self._torch = require("torch", "Kumar et al.", "torch reads the released PyTorch weights; the CPU wheel is enough")
+        self._torch = require("torch", "Kumar et al.", "pip install torch --index-url "
+                              "https://download.pytorch.org/whl/cpu; torch only reads the released PyTorch weights")
         if not self.weights.is_file():
             raise MissingDataError(f"the Kumar et al. embedding needs {KUMAR_WEIGHTS} from {KUMAR_SOURCE}; "
                                    f"put it at {self.weights} (or pass weights=<path>)")

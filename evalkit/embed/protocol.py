@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import os
 import pickle
 import site
@@ -33,6 +34,20 @@ def _send(stream, message) -> None:
     stream.flush()
 
 
+class _Unpickler(pickle.Unpickler):
+    """Reads the pickles of a worker in another interpreter whose numpy is of another major version (the paper
+    interpreter's numpy 1.26 beside numpy 2): numpy 2 pickles its arrays with functions of ``numpy._core.*``, numpy 1
+    with ``numpy.core.*``; each name is read as this numpy's (the same functions)."""
+
+    def find_class(self, module: str, name: str):
+        if module.startswith(("numpy.core", "numpy._core")):
+            import numpy
+
+            private = int(numpy.__version__.split(".")[0]) >= 2
+            module = ("numpy._core" if private else "numpy.core") + module.partition("core")[2]
+        return super().find_class(module, name)
+
+
 def _receive(stream):
     """The next message, or None at the end of the stream (the other side is gone)."""
     header = stream.read(_HEADER.size)
@@ -40,7 +55,7 @@ def _receive(stream):
         return None
     (size,) = _HEADER.unpack(header)
     payload = stream.read(size)
-    return pickle.loads(payload) if len(payload) == size else None
+    return _Unpickler(io.BytesIO(payload)).load() if len(payload) == size else None
 
 
 def _failure(error: BaseException) -> tuple:

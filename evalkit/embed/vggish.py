@@ -86,8 +86,9 @@ class VGGishExtractor(Extractor):
         if not isinstance(handle, str) or not handle:
             raise ParameterError(f"vggish: handle must be a TensorFlow Hub handle or a folder (text), not {handle!r}")
         self.handle = handle
-        self._hub = require("tensorflow_hub", "VGGish", "tensorflow-hub loads the model from TensorFlow Hub, "
-                                                        "which needs a network the first time")
+        self._hub = require("tensorflow_hub", "VGGish", "pip install tensorflow-hub==0.15.0 on TensorFlow 2.15, pip "
+                            "install --no-deps tensorflow-hub==0.16.1 on a newer one; it loads the model from "
+                            "TensorFlow Hub, which needs a network the first time")
         self._pca, self._model = None, None
         if self.postprocess:
             path = Path(pca_params) if pca_params else data_dir() / "models" / "vggish_pca_params.npz"

@@ -93,10 +93,10 @@ def _source_digest(*modules: str) -> str:
     return digest.hexdigest()
 
 
-def warm_key(factory: str, kwargs: dict, version: str) -> str:
+def warm_key(factory: str, kwargs: dict, version: str, python: str | None = None) -> str:
     """16 hex digits naming the warm worker of ``factory(**kwargs)`` at ``version`` (see the module's text)."""
     module = factory.partition(":")[0]
-    parts = [factory, pickle.dumps(sorted(kwargs.items()), protocol=5).hex(), version, sys.executable,
+    parts = [factory, pickle.dumps(sorted(kwargs.items()), protocol=5).hex(), version, python or sys.executable,
              os.environ.get("PYTHONPATH", ""), _source_digest(__name__, "evalkit.embed.protocol", module)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
@@ -152,9 +152,9 @@ def _alive(pid: int | None) -> bool:
 class WarmChannel:
     """A caller's connection to the warm worker of a model, which it starts if none runs (see the module's text)."""
 
-    def __init__(self, factory: str, kwargs: dict, *, name: str, version: str, idle: float):
-        self.factory, self.name = factory, name
-        self.key = warm_key(factory, kwargs, version)
+    def __init__(self, factory: str, kwargs: dict, *, name: str, version: str, idle: float, python: str | None = None):
+        self.factory, self.name, self.python = factory, name, python or sys.executable
+        self.key = warm_key(factory, kwargs, version, python)
         folder = warm_folder()
         self.path, self.log = folder / f"{self.key}.sock", folder / f"{self.key}.log"
         self.pid = None
@@ -173,7 +173,7 @@ class WarmChannel:
     def _start(self, kwargs: dict, idle: float) -> socket.socket:
         """Start a warm worker (it listens, then detaches, then loads its model) and connect to it."""
         with open(self.log, "wb") as log:
-            starter = subprocess.Popen([sys.executable, "-m", __name__, self.factory, str(self.path), str(idle),
+            starter = subprocess.Popen([self.python, "-m", __name__, self.factory, str(self.path), str(idle),
                                         self.key, self.name], stdin=subprocess.PIPE, stdout=log, stderr=log,
                                        env=_worker_environment(), start_new_session=True)  # no Ctrl-C of ours
         try:

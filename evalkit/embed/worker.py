@@ -82,10 +82,11 @@ def _status(returncode: int) -> str:
 class _ProcessChannel:
     """A worker process of this caller, spoken to over its stdin (requests) and a copy of its stdout (replies)."""
 
-    def __init__(self, factory: str, kwargs: dict):
+    def __init__(self, factory: str, kwargs: dict, python: str | None = None):
         self.factory, self.greeting = factory, kwargs  # the first message: the factory's arguments
+        self.python = python or sys.executable
         self.stderr: collections.deque = collections.deque(maxlen=STDERR_KEPT)
-        self.process = subprocess.Popen([sys.executable, "-m", __name__, factory], stdin=subprocess.PIPE,
+        self.process = subprocess.Popen([self.python, "-m", __name__, factory], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_worker_environment())
         self.pid = self.process.pid
         self._reader = threading.Thread(target=_keep_lines, args=(self.process.stderr, self.stderr), daemon=True,
@@ -116,7 +117,8 @@ class _ProcessChannel:
         self._reader.join(timeout=1.0)  # until it has read the last lines
         lines = list(self.stderr)[-STDERR_QUOTED:]
         said = ("its last stderr lines: " + " | ".join(lines)) if lines else "it wrote nothing to stderr"
-        return (f"model worker {name} (pid {self.pid}, python -m {__name__} {self.factory}) "
+        python = "python" if self.python == sys.executable else self.python
+        return (f"model worker {name} (pid {self.pid}, {python} -m {__name__} {self.factory}) "
                 f"{_status(self.process.returncode)} while {doing}; {said}")
 
 
@@ -136,6 +138,10 @@ class ModelWorker:
         Seconds a *warm* worker waits idle for the next caller (:mod:`evalkit.embed.warm`): the model is then
         served by a worker shared by every caller of the same model, which outlives this one. None (default): the
         environment variable ``EVALKIT_KEEP_WARM`` decides, read at each start; 0: a worker of this caller only.
+    python : str, optional
+        The interpreter the worker runs in (default: this one, ``sys.executable``): another venv's Python, with
+        evalkit and the model's packages, runs a model that this interpreter's stack cannot
+        (:mod:`evalkit.embed.legacy`). Messages are pickles of protocol 5, which Python >= 3.8 reads.
     **kwargs
         Picklable arguments of the factory.
 
@@ -146,8 +152,10 @@ class ModelWorker:
     worker: the connection to it).
     """
 
-    def __init__(self, factory: str, *, name: str, version: str = "", keep_warm: float | None = None, **kwargs):
+    def __init__(self, factory: str, *, name: str, version: str = "", keep_warm: float | None = None,
+                 python: str | None = None, **kwargs):
         self.factory, self.name, self.version, self.keep_warm, self.kwargs = factory, name, version, keep_warm, kwargs
+        self.python = python
         self._channel: _ProcessChannel | None = None
         self._lock = threading.Lock()
         self._ready = False
@@ -182,7 +190,7 @@ class ModelWorker:
         return self
 
     def _launch(self) -> None:
-        if not sys.executable:
+        if not (self.python or sys.executable):
             raise WorkerError(f"model worker {self.name}: cannot start, this Python does not know its interpreter "
                               "(sys.executable is empty)")
         from .warm import WarmChannel, keep_warm_seconds  # not at the top: warm imports this module
@@ -190,9 +198,10 @@ class ModelWorker:
         idle = keep_warm_seconds(self.keep_warm)
         self._ready = False
         if idle:
-            self._channel = WarmChannel(self.factory, self.kwargs, name=self.name, version=self.version, idle=idle)
+            self._channel = WarmChannel(self.factory, self.kwargs, name=self.name, version=self.version, idle=idle,
+                                        python=self.python)
         else:
-            self._channel = _ProcessChannel(self.factory, self.kwargs)
+            self._channel = _ProcessChannel(self.factory, self.kwargs, self.python)
         self._write(self._channel.greeting, "starting")
 
     def close(self) -> None:
@@ -215,11 +224,11 @@ class ModelWorker:
 
     def __getstate__(self) -> dict:  # a copy in another process starts its own worker
         return {"factory": self.factory, "name": self.name, "version": self.version, "keep_warm": self.keep_warm,
-                "kwargs": self.kwargs}
+                "python": self.python, "kwargs": self.kwargs}
 
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["factory"], name=state["name"], version=state.get("version", ""),
-                      keep_warm=state.get("keep_warm"), **state["kwargs"])
+                      keep_warm=state.get("keep_warm"), python=state.get("python"), **state["kwargs"])
 
     def __repr__(self) -> str:
         state = f"pid {self.pid}{' (warm)' if self.warm else ''}" if self.running else "not running"
