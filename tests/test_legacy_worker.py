@@ -9,7 +9,9 @@ interpreter's numbers. Without one, that test is skipped and says why.
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +21,7 @@ import pytest
 
 import evalkit as ek
 from evalkit.embed import legacy
+from evalkit.embed.protocol import _Unpickler
 from evalkit.embed.worker import ModelWorker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,6 +119,17 @@ def test_the_checkouts_paper_venv_is_found(monkeypatch, tmp_path):
     assert legacy.paper_python("OpenL3", "openl3") == (str(python), ".venv-paper of the checkout")
     monkeypatch.setenv(legacy.PAPER_PYTHON_VARIABLE, sys.executable)  # the variable comes first
     assert legacy.paper_python("OpenL3", "openl3") == (sys.executable, "$EVALKIT_PAPER_PYTHON")
+
+
+def test_the_protocol_reads_the_arrays_of_either_numpy_major_version():
+    """numpy 2 pickles arrays with numpy._core.* functions, numpy 1 with numpy.core.*: a worker of the paper
+    interpreter (numpy 1.26) and its caller (numpy 2) read each other's."""
+    unpickler = _Unpickler(io.BytesIO(b""))
+    for name, function in (("numeric", "_frombuffer"), ("multiarray", "_reconstruct")):
+        assert unpickler.find_class(f"numpy.core.{name}", function) is unpickler.find_class(f"numpy._core.{name}",
+                                                                                         function)
+    array = np.arange(12, dtype=np.float32).reshape(3, 4)[:, 1:]
+    np.testing.assert_array_equal(_Unpickler(io.BytesIO(pickle.dumps(array, protocol=5))).load(), array)
 
 
 # ------------------------------------------------------------------------------------------------
