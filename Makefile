@@ -69,7 +69,7 @@ endif
 
 # The paper profile's OpenL3 (openl3 0.4.2 with kapre 0.3.6: TensorFlow <= 2.15, Keras 2, Python 3.11) in a venv of
 # its own, PAPER_VENV, with requirements-paper.txt and this evalkit. evalkit's openl3 extractor finds it next to the
-# checkout (or wherever $$EVALKIT_PAPER_PYTHON points) and runs the model there, in a worker process. Needs a
+# checkout (or wherever $EVALKIT_PAPER_PYTHON points) and runs the model there, in a worker process. Needs a
 # network (openl3 downloads its weights while it installs) and a Python 3.11 (PAPER_PYTHON, else looked for as
 # above).
 PAPER_VENV ?= .venv-paper
