@@ -151,11 +151,6 @@ def extract_embeddings(paths, extractor: Extractor, *, cache: EmbeddingCache | N
         the last one while the model computes this one. False: one step after the other in this thread. The
         results are the same.
 
-    Each new cache entry records its share of the pass's wall-clock seconds (each batch's seconds since the previous
-    one finished: reading, preparing, the model call and, on the first batch, loading the model; divided among the
-    batch's files by their seconds of audio) and its seconds of audio: :func:`evalkit.embed.costs.extraction_cost`
-    reads them back.
-
     Returns
     -------
     list of (embeddings, times)
@@ -167,6 +162,14 @@ def extract_embeddings(paths, extractor: Extractor, *, cache: EmbeddingCache | N
         ``batch_size`` is not a whole number ≥ 1 (checked before any file is read).
     AudioError
         A file cannot be used (the message names it). Entries finished before it stay cached.
+
+    Notes
+    -----
+    Each new cache entry records its share of the pass's wall-clock seconds (each batch's seconds since the previous
+    one finished: reading, preparing, the model call and, on the first batch, loading the model; divided among the
+    batch's files by their seconds of audio) and its seconds of audio: :func:`evalkit.embed.costs.extraction_cost`
+    reads them back. The entries of related extractors computed in the same pass (other layers of one network) record
+    the same seconds: the one pass computed them all.
     """
     batch_size = check_number("extract_embeddings", "batch_size", batch_size, low=1, whole=True)
     paths = [Path(p) for p in paths]
