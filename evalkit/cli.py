@@ -187,7 +187,7 @@ def cmd_book(args) -> None:
     from .book.build import build_book, estimate_book
 
     if args.estimate:
-        print(estimate_book(args.profile, only=args.only))
+        print(estimate_book(args.profile, only=args.only, root=args.output))
         return
     with cluster_from_args(args) as cluster:
         build_book(args.profile, force=args.force, output=args.output, html=not args.no_html, only=args.only,

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import yaml
 
+from evalkit.book import NOTEBOOKS
 from evalkit.book.plan import compute, missing, plan, run_costs
 from evalkit.book.profiles import validate
+from evalkit.book.rendering import HTML_KERNELS, KERNELS_PER_RUN, NOTEBOOK_KERNELS, NOTEBOOK_WORKERS, rendering_seconds
 from evalkit.cli import main
 from evalkit.data.registry import get_task
 from evalkit.embed.registry import get_extractor
@@ -65,9 +68,22 @@ def test_book_estimate_does_no_work_and_stores_nothing(tone_task_dir, tmp_path, 
     assert main(["book", "--profile", str(path), "--estimate"]) == 0
     out = capsys.readouterr().out
     assert "estimate on this machine" in out and machine()["cpu"] in out
+    assert re.search(rf"rendering +{len(NOTEBOOKS)} notebook\(s\) and the HTML +\d", out)  # cold: they all run
     assert not (tmp_path / "results").exists()
     assert not list((tmp_path / "cache").rglob("*.npz"))
     assert calibration_path().exists()  # what it measured is kept for the next estimate
+    assert Calibration().entries["render:kernel"]["seconds"] > 0  # a kernel was started and timed
+
+
+def test_rendering_costs_kernel_start_ups_per_notebook_two_at_a_time_and_the_html(tmp_path):
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({"entries": {"render:kernel": {"seconds": 2.0}}}))
+    calibration = Calibration(path)
+    notebook = 2.0 * (NOTEBOOK_KERNELS + KERNELS_PER_RUN * 10)
+    assert np.isclose(rendering_seconds(calibration, [10, 10, 10]), 3 * notebook / NOTEBOOK_WORKERS + 2.0 * HTML_KERNELS)
+    assert np.isclose(rendering_seconds(calibration, [10], html=False), notebook)  # one notebook runs alone
+    empty = Calibration(tmp_path / "empty.json")
+    assert rendering_seconds(empty, [], html=False) == 0 and not empty.entries  # nothing to render: no kernel started
 
 
 def test_a_cnn_without_validation_recordings_costs_all_its_epochs(tone_task_dir, tmp_path):
