@@ -235,8 +235,9 @@ def run_notebooks(profile="demo", *, force: bool = False, root: Path | None = No
         for task in profile.tasks:
             profile.task(task).prepare(progress=sys.stderr.isatty())
         _say("work of this profile (finished work is reused):\n" + describe_estimate(estimate(profile, runs)))
-        _say("then rendering (estimate on this machine):\n"
-             + describe_rendering(Calibration(), _to_render(profile, names, root, parameters)))
+        with _kernel_environment():  # the kernel timed for the estimate imports the evalkit the notebooks will
+            _say("rendering, after the computing below (estimate on this machine):\n"
+                 + describe_rendering(Calibration(), _to_render(profile, names, root, parameters)))
         started = time.perf_counter()
         computed = compute(profile, runs, progress=True, cluster=cluster)
         if cluster is not None:  # the notebooks only read what was computed: free the workers' cores and memory
@@ -298,10 +299,11 @@ def estimate_book(profile="demo", *, only=None, root: Path | None = None) -> str
         for task in profile.tasks:
             profile.task(task).prepare(progress=sys.stderr.isatty())
         calibration = Calibration()
+        with _kernel_environment():  # (as in run_notebooks)
+            rendering = describe_rendering(calibration, _to_render(profile, names, Path(root or default_root()),
+                                                                   {"profile": notebook_profile_parameter(profile)}))
         return ("work of this profile (finished work is reused):\n" + describe_estimate(estimate(profile, runs))
-                + "\n" + describe_cost(profile, runs, calibration) + "\n"
-                + describe_rendering(calibration, _to_render(profile, names, Path(root or default_root()),
-                                                             {"profile": notebook_profile_parameter(profile)})))
+                + "\n" + describe_cost(profile, runs, calibration) + "\n" + rendering)
 
 
 def _to_render(profile, names, root: Path, parameters: dict) -> list[int]:
