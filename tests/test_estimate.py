@@ -13,6 +13,7 @@ from evalkit.book.profiles import validate
 from evalkit.book.rendering import HTML_KERNELS, KERNELS_PER_RUN, NOTEBOOK_KERNELS, NOTEBOOK_WORKERS, rendering_seconds
 from evalkit.cli import main
 from evalkit.data.registry import get_task
+from evalkit.embed.cache import EmbeddingCache
 from evalkit.embed.registry import get_extractor
 from evalkit.learn.calibration import Calibration, calibration_path, machine
 from evalkit.learn.distributed import Configuration
@@ -110,3 +111,22 @@ def test_a_cnn_without_validation_recordings_costs_all_its_epochs(tone_task_dir,
                                            round(test_patches / unit["patch"] / 2))
     assert set(cost.seconds) == set(STAGES)
     assert frames_per_file([0.5, 10.0], extractor).min() == 1
+
+
+def test_one_pass_caches_related_layers_so_the_second_costs_no_extraction(tone_task_dir, tmp_path):
+    task = get_task(str(tone_task_dir), group_pattern="^(.*)__")
+    first, second = get_extractor("mfcc"), get_extractor("mfcc(n_mfcc=13)")
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({"entries": {
+        **{f"embed:{e.identity}": {"load": 1.0, "per_audio_second": 0.1} for e in (first, second)},
+        "fit:svm": {"fit": 0.5, "per_value": 1e-6}}}))
+
+    def extraction(link: bool) -> list[float]:
+        first.related = (lambda: [second]) if link else (lambda: [])  # as musicnn's layers are related
+        workload = Workload(Calibration(path), store=None, cache=EmbeddingCache(tmp_path / "cache"))
+        return [workload.configuration(Configuration(task, e, "svm"), fingerprint="tones").seconds[STAGES[0]]
+                for e in (first, second)]
+
+    assert extraction(link=False)[1] > 0  # unrelated: each is extracted
+    charged = extraction(link=True)
+    assert charged[0] > 0 and charged[1] == 0  # related: the first pass yields both
