@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -66,6 +67,24 @@ def training_seconds(data: Path) -> dict[str, tuple[int, float]]:
     return {name: (n, seconds) for name, (n, seconds) in sorted(totals.items(), key=lambda kv: -kv[1][1])}
 
 
+def seconds_of(text: str) -> float:
+    """Seconds of a duration as estimates print it (``"1 h 05 min"``, ``"4 min 10 s"``, ``"12 s"``)."""
+    units = {"h": 3600, "min": 60, "s": 1}
+    return float(sum(int(value) * units[unit] for value, unit in re.findall(r"(\d+) (h|min|s)\b", text)))
+
+
+def estimated(log: Path) -> dict[str, float]:
+    """The build's own estimate, as it printed it before working: the computing (its total line) and the rendering."""
+    found = {}
+    for line in log.read_text().splitlines():
+        words = line.split()
+        if words[:1] == ["total"] and "configurations to compute" in line:
+            found.setdefault("computing", seconds_of(line.split("to compute", 1)[1]))
+        elif words[:1] == ["rendering"]:
+            found.setdefault("rendering", seconds_of(line.split("HTML" if "HTML" in line else ")", 1)[-1]))
+    return found
+
+
 def minutes(seconds: float) -> str:
     return f"{seconds / 60:5.1f} min ({seconds:6.0f} s)"
 
@@ -100,6 +119,12 @@ def main() -> None:
             print(f"    {name:20s} {minutes(seconds)}")
         rest = cold - sum(seconds for _, seconds in training.values()) - sum(per_notebook.values())
         print(f"  everything else (demo audio, extraction, scoring, start-up, HTML): {minutes(rest)}", flush=True)
+        estimate = estimated(log)
+        if estimate:
+            total = sum(estimate.values())
+            print(f"  the build's estimate before it started: {minutes(total)} "
+                  f"({', '.join(f'{k} {v:.0f} s' for k, v in estimate.items())}); estimate / cold {total / cold:.2f} "
+                  "(the cold time also holds the demo audio and this machine's calibration, which it does not estimate)")
         warm = build(args.profile, data, output, log, options)
         print(f"warm (everything cached): {minutes(warm)}")
         print(f"warm / cold: {warm / cold:.3f}")

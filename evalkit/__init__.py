@@ -16,7 +16,8 @@ The building blocks, in the order an experiment uses them::
 from .config import (EvalkitError, EvalkitWarning, MissingDataError, MissingPackageError, ParameterError,
                      UnknownNameError, WorkerError, __version__)
 from .data import AudioError, AudioFile, FolderTask, Task, get_task, list_tasks, load_audio
-from .embed import EmbeddingCache, Extractor, available_extractors, extract_embeddings, get_extractor
+from .embed import (EmbeddingCache, ExtractionCost, Extractor, available_extractors, extract_embeddings,
+                    extraction_cost, get_extractor)
 from .learn import (DenseClassifier, LinearSVM, ResultStore, balanced_file_accuracy, confusion_matrix_percent,
                     get_classifier, late_fusion, pool_embeddings, run_experiment, split_files)
 from .learn.cnn import BaselineCNN
@@ -35,8 +36,9 @@ def notebook(profile=None, *, page: str, **params):
 
 __all__ = [
     "AudioError", "AudioFile", "BaselineCNN", "DenseClassifier", "EmbeddingCache", "EvalkitError", "EvalkitWarning",
-    "Extractor", "FolderTask", "LinearSVM", "MissingDataError", "MissingPackageError", "ParameterError", "ResultStore",
-    "Task", "UnknownNameError", "WorkerError", "__version__", "available_extractors", "balanced_file_accuracy",
-    "confusion_matrix_percent", "extract_embeddings", "get_classifier", "get_extractor", "get_task", "late_fusion",
-    "list_tasks", "load_audio", "notebook", "pool_embeddings", "run_experiment", "split_files",
+    "ExtractionCost", "Extractor", "FolderTask", "LinearSVM", "MissingDataError", "MissingPackageError",
+    "ParameterError", "ResultStore", "Task", "UnknownNameError", "WorkerError", "__version__",
+    "available_extractors", "balanced_file_accuracy", "confusion_matrix_percent", "extract_embeddings",
+    "extraction_cost", "get_classifier", "get_extractor", "get_task", "late_fusion", "list_tasks", "load_audio",
+    "notebook", "pool_embeddings", "run_experiment", "split_files",
 ]

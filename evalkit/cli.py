@@ -30,12 +30,17 @@ def _add_task(parser):
     parser.add_argument("--task", required=True, help="task id (D1–D6 demo, T1–T6 paper) or a folder with one sub-folder per class")
     parser.add_argument("--group-pattern", default=None,
                         help="folder tasks: regular expression whose first group, matched on the file name, is the recording group")
+    parser.add_argument("--groups-span-classes", action="store_true",
+                        help="folder tasks: one recording name under several class folders is one recording group "
+                             "(a split keeps all its files on one side); default: a group belongs to its class folder")
 
 
 def _task(args):
     from .data.registry import get_task
 
     params = {"group_pattern": args.group_pattern} if args.group_pattern is not None else {}
+    if args.groups_span_classes:
+        params["groups_span_classes"] = True
     return get_task(args.task, **params)
 
 
@@ -182,7 +187,7 @@ def cmd_book(args) -> None:
     from .book.build import build_book, estimate_book
 
     if args.estimate:
-        print(estimate_book(args.profile, only=args.only))
+        print(estimate_book(args.profile, only=args.only, root=args.output))
         return
     with cluster_from_args(args) as cluster:
         build_book(args.profile, force=args.force, output=args.output, html=not args.no_html, only=args.only,

@@ -98,3 +98,76 @@ def test_no_cache_and_uncacheable_extractors_write_nothing(tone_task_dir, tmp_pa
     out = extract_embeddings(paths, SpectrogramPatches(), cache=EmbeddingCache(tmp_path), progress=False)
     assert not list(tmp_path.rglob("*.npz"))
     assert out[0][0].shape[1] == SpectrogramPatches().dim
+
+
+# ------------------------------------------------------------------------------------------------
+# What extraction cost: recorded with each entry, read back by extraction_cost
+
+
+def _tones(folder, seconds, sr=22050):
+    """One file of a tone per duration in ``seconds``."""
+    import soundfile as sf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n, duration in enumerate(seconds):
+        t = np.arange(int(round(duration * sr))) / sr
+        sf.write(folder / f"tone{n}.wav", (0.3 * np.sin(2 * np.pi * (220 + 50 * n) * t)).astype(np.float32), sr)
+        paths.append(folder / f"tone{n}.wav")
+    return paths
+
+
+class SlowMFCC(CountingMFCC):
+    """MFCCs whose model call takes at least ``delay`` seconds per batch."""
+
+    delay = 0.2
+
+    def extract_batch(self, audios):
+        import time
+
+        time.sleep(self.delay)
+        return super().extract_batch(audios)
+
+
+@pytest.mark.parametrize("prefetch", [True, False])
+def test_extraction_records_its_wall_clock_seconds_and_the_seconds_of_audio(tmp_path, prefetch):
+    import time
+
+    from evalkit import extraction_cost
+    from evalkit.data.audio import file_hash
+
+    durations = [0.5, 1.0, 2.5, 1.5, 0.75]
+    paths, cache, extractor = _tones(tmp_path / "audio", durations), EmbeddingCache(tmp_path / "cache"), SlowMFCC()
+    started = time.perf_counter()
+    extract_embeddings(paths, extractor, cache=cache, batch_size=2, progress=False, prefetch=prefetch)
+    wall = time.perf_counter() - started
+    recorded = [cache.cost(extractor, file_hash(p)) for p in paths]
+    assert [audio for _, audio in recorded] == pytest.approx(durations, abs=1e-3)
+    assert all(seconds > 0 for seconds, _ in recorded)
+    # three batches of at least 0.2 s each, shared among their files by seconds of audio, within the call's wall time
+    assert 3 * SlowMFCC.delay <= sum(seconds for seconds, _ in recorded) <= wall
+    assert recorded[2][0] / recorded[3][0] == pytest.approx(2.5 / 1.5)  # one batch: 2.5 s and 1.5 s of audio
+    cost = extraction_cost(paths, extractor, cache=cache)
+    assert (cost.measured, cost.files) == (5, 5) and cost.audio_seconds == pytest.approx(sum(durations), abs=1e-3)
+    assert cost.per_audio_second == pytest.approx(sum(s for s, _ in recorded) / sum(durations))
+    assert cost.text().startswith(f"{cost.per_audio_second:.3g} s per audio-second (measured on 5 of 5 files)")
+
+
+def test_an_entry_cached_before_costs_were_recorded_is_used_and_its_cost_is_not_measured(tmp_path):
+    from evalkit.data.audio import file_hash
+    from evalkit.embed.costs import extraction_cost
+
+    paths, cache = _tones(tmp_path / "audio", [1.0, 2.0]), EmbeddingCache(tmp_path / "cache")
+    extractor = CountingMFCC()
+    reference = extract_embeddings(paths, extractor, cache=cache, progress=False)
+    old = cache.path(extractor, file_hash(paths[0]))
+    with np.load(old) as data:  # as an entry of an earlier version: embeddings, times and checksum only
+        np.savez(old, **{key: data[key] for key in ("embeddings", "times", "checksum")})
+    again = extract_embeddings(paths, extractor, cache=cache, progress=False)
+    assert extractor.computed == 2  # nothing recomputed
+    np.testing.assert_array_equal(again[0][0], reference[0][0])
+    assert cache.cost(extractor, file_hash(paths[0])) is None
+    cost = extraction_cost(paths, extractor, cache=cache)
+    assert (cost.measured, cost.files) == (1, 2) and cost.audio_seconds == pytest.approx(2.0, abs=1e-3)
+    assert extraction_cost(paths[:1], extractor, cache=cache).text() == "not measured"
+    assert extraction_cost([tmp_path / "missing.wav"], extractor, cache=cache).text() == "not measured"

@@ -235,10 +235,36 @@ def test_a_pair_that_differs_in_more_than_the_claims_factor_is_not_testable():
     assert result["holds here"] == "not testable" and "layer (p vs. max_pool)" in result["this profile"]
     larger = {**descriptors, "emb2": {**musicnn, "dim": 800}}
     result = found("larger is better, at a cost", size, descriptors=larger)
-    assert result["holds here"] == "holds" and "cost: classifier training" in result["this profile"]
+    assert result["holds here"] == "holds" and "cost: extraction" in result["this profile"]
     task_1 = {"V": table(rows("emb", "svm", REF), rows("emb2", "svm", [[95] * 5] + shifted(REF, 4, 0.3)[1:]))}
     assert found("larger is better, at a cost", task_1, descriptors=larger)["estimate"] == pytest.approx(4, abs=0.5)
     assert confounds(musicnn, {**musicnn, "model": "MSD"}, factor={"model"}) == []
+
+
+def test_the_size_claim_shows_the_gain_beside_the_measured_extraction_cost_of_both_embeddings():
+    from evalkit.embed.costs import ExtractionCost
+
+    musicnn = {"network": "musicnn", "sample rate": 16000, "window": 1.0, "dim": 200, "model": "MTT", "layer": "p"}
+    larger = {"emb": musicnn, "emb2": {**musicnn, "dim": 800}}
+    size = {"V": table(rows("emb", "svm", REF), rows("emb2", "svm", shifted(REF, 4, 0.3), fit_seconds=3.0))}
+    costs = {"emb": ExtractionCost(seconds=2.0, audio_seconds=400.0, measured=40, files=40),
+             "emb2": ExtractionCost(seconds=9.0, audio_seconds=300.0, measured=30, files=40)}
+    result = check_claims(size, DOMAINS, roles=ROLES, descriptors=larger, costs=costs).set_index("claim").loc[
+        "larger is better, at a cost"]
+    line = result["this profile"]
+    assert "A 0.03 s per audio-second (measured on 30 of 40 files), B 0.005 s per audio-second" in line
+    assert "A/B = 6.00" in line and "classifier training 3.00 s (A) vs. 1.00 s (B) per run" in line
+    assert f"difference {result['estimate']:+.1f} points" in line and result["estimate"] == pytest.approx(4, abs=0.5)
+    assert line.index("A/B = 6.00") < line.index("difference")  # the cost beside the gain, in one line
+    unmeasured = {"emb": ExtractionCost(0.0, 0.0, 0, 40)}  # cached before costs were recorded; emb2 not asked
+    line = found("larger is better, at a cost", size, descriptors=larger)["this profile"]
+    assert "A not measured, B not measured" in line and "A/B" not in line
+    line = check_claims(size, DOMAINS, roles=ROLES, descriptors=larger, costs=unmeasured)["this profile"].iloc[-1]
+    assert "A not measured, B not measured" in line
+    layers = {"emb": musicnn, "emb2": {**musicnn, "dim": 800, "layer": "max_pool"}}
+    result = check_claims(size, DOMAINS, roles=ROLES, descriptors=layers, costs=costs).set_index("claim").loc[
+        "larger is better, at a cost"]
+    assert result["holds here"] == "not testable" and "A/B = 6.00" in result["this profile"]
 
 
 def test_the_published_side_shows_the_papers_numbers_against_each_sentence():
@@ -297,3 +323,25 @@ def test_a_false_holds_happens_at_most_at_the_stated_rate_and_todays_rule_fails_
     assert new / simulations <= allowed, f"false holds {new / simulations:.3f} > {allowed:.3f}"
     assert old / simulations > allowed, f"the old rule's false holds {old / simulations:.3f} passed"
     print(f"false holds: today's rule {old / simulations:.3f}, the new rule {new / simulations:.3f} (allowed {allowed:.3f})")
+
+
+def test_a_profiles_extraction_costs_come_from_its_cache_entries_without_extracting(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from conftest import write_tone_task
+    from evalkit.book.claims import extraction_costs
+    from evalkit.data.tasks import FolderTask
+    from evalkit.embed.cache import extract_embeddings
+    from evalkit.embed.handcrafted import MFCCExtractor
+
+    monkeypatch.setenv("EVALKIT_DATA", str(tmp_path / "data"))
+    task = FolderTask.from_folder(write_tone_task(tmp_path / "task", groups=2, files_per_group=1, duration=1.5))
+    extractors = {"small": MFCCExtractor(n_mfcc=13), "large": MFCCExtractor()}
+    profile = SimpleNamespace(tasks=[str(task.root)], task=lambda _: task, extractor=extractors.__getitem__)
+    extract_embeddings([f.path for f in task.files()], extractors["large"], progress=False)  # the default cache
+    costs = extraction_costs(profile, ["small", "large"])
+    assert (costs["large"].measured, costs["large"].files) == (6, 6)
+    assert costs["large"].audio_seconds == pytest.approx(6 * 1.5) and costs["large"].per_audio_second > 0
+    assert costs["small"].text() == "not measured"
+    assert len(list((tmp_path / "data").rglob("*.npz"))) == 6  # nothing was extracted for the small one
+    assert extraction_costs(profile, []) == {}

@@ -57,8 +57,11 @@ def assert_same_cache(a: Path, b: Path) -> None:
         if name.endswith(".npz"):
             with np.load(a / name) as x, np.load(b / name) as y:
                 assert x.files == y.files
-                for field in x.files:  # embeddings, times and checksum: bit for bit
-                    assert np.array_equal(x[field], y[field]), f"{name}: {field}"
+                for field in x.files:  # embeddings, times, checksum and seconds of audio: bit for bit
+                    if field == "extract_seconds":  # a timing: recorded on both sides, not equal
+                        assert x[field] > 0 and y[field] > 0, f"{name}: {field}"
+                    else:
+                        assert np.array_equal(x[field], y[field]), f"{name}: {field}"
         else:
             assert (a / name).read_bytes() == (b / name).read_bytes(), name
 

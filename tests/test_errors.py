@@ -104,6 +104,25 @@ def test_demo_and_paper_tasks_refuse_a_group_pattern(capsys):
         get_task("D3", colour="red")
 
 
+def test_groups_span_classes_is_a_folder_tasks_true_or_false(tone_task_dir, capsys, tmp_path, monkeypatch):
+    assert_one_line_error(*run_cli(["run", "--task", "D3", "--embedding", "mfcc", "--groups-span-classes"], capsys),
+                          "task D3: groups_span_classes (--groups-span-classes) is for folder tasks")
+    for task_id in ("D3", "T1"):
+        with pytest.raises(ParameterError, match="groups_span_classes .* is for folder tasks"):
+            get_task(task_id, groups_span_classes=True)
+    with pytest.raises(ParameterError, match="^task task: groups_span_classes must be one of false, true, not 'yes'$"):
+        FolderTask.from_folder(tone_task_dir, groups_span_classes="yes")
+    with pytest.raises(ParameterError, match="groups_span_classes must be one of false, true, not 1$"):
+        get_task(str(tone_task_dir), groups_span_classes=1)
+    import evalkit.data.datasets as datasets
+
+    manifest = datasets.resource_path("data/manifests/T1.yaml").read_text(encoding="utf-8")
+    (tmp_path / "T1.yaml").write_text(manifest + "groups_span_classes: sometimes\n", encoding="utf-8")
+    monkeypatch.setattr(datasets, "resource_path", lambda _: tmp_path / "T1.yaml")
+    with pytest.raises(ParameterError, match=r"T1.yaml: groups_span_classes must be true or false, not 'sometimes'$"):
+        datasets.load_manifest("T1")
+
+
 # ------------------------------------------------------------------------------------------------ parameters
 
 

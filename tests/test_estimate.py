@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import yaml
 
+from evalkit.book import NOTEBOOKS
 from evalkit.book.plan import compute, missing, plan, run_costs
 from evalkit.book.profiles import validate
+from evalkit.book.rendering import HTML_KERNELS, KERNELS_PER_RUN, NOTEBOOK_KERNELS, NOTEBOOK_WORKERS, rendering_seconds
 from evalkit.cli import main
 from evalkit.data.registry import get_task
+from evalkit.embed.cache import EmbeddingCache
 from evalkit.embed.registry import get_extractor
 from evalkit.learn.calibration import Calibration, calibration_path, machine
 from evalkit.learn.distributed import Configuration
@@ -65,9 +69,22 @@ def test_book_estimate_does_no_work_and_stores_nothing(tone_task_dir, tmp_path, 
     assert main(["book", "--profile", str(path), "--estimate"]) == 0
     out = capsys.readouterr().out
     assert "estimate on this machine" in out and machine()["cpu"] in out
+    assert re.search(rf"rendering +{len(NOTEBOOKS)} notebook\(s\) and the HTML +\d", out)  # cold: they all run
     assert not (tmp_path / "results").exists()
     assert not list((tmp_path / "cache").rglob("*.npz"))
     assert calibration_path().exists()  # what it measured is kept for the next estimate
+    assert Calibration().entries["render:kernel"]["seconds"] > 0  # a kernel was started and timed
+
+
+def test_rendering_costs_kernel_start_ups_per_notebook_two_at_a_time_and_the_html(tmp_path):
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({"entries": {"render:kernel": {"seconds": 2.0}}}))
+    calibration = Calibration(path)
+    notebook = 2.0 * (NOTEBOOK_KERNELS + KERNELS_PER_RUN * 10)
+    assert np.isclose(rendering_seconds(calibration, [10, 10, 10]), 3 * notebook / NOTEBOOK_WORKERS + 2.0 * HTML_KERNELS)
+    assert np.isclose(rendering_seconds(calibration, [10], html=False), notebook)  # one notebook runs alone
+    empty = Calibration(tmp_path / "empty.json")
+    assert rendering_seconds(empty, [], html=False) == 0 and not empty.entries  # nothing to render: no kernel started
 
 
 def test_a_cnn_without_validation_recordings_costs_all_its_epochs(tone_task_dir, tmp_path):
@@ -94,3 +111,22 @@ def test_a_cnn_without_validation_recordings_costs_all_its_epochs(tone_task_dir,
                                            round(test_patches / unit["patch"] / 2))
     assert set(cost.seconds) == set(STAGES)
     assert frames_per_file([0.5, 10.0], extractor).min() == 1
+
+
+def test_one_pass_caches_related_layers_so_the_second_costs_no_extraction(tone_task_dir, tmp_path):
+    task = get_task(str(tone_task_dir), group_pattern="^(.*)__")
+    first, second = get_extractor("mfcc"), get_extractor("mfcc(n_mfcc=13)")
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({"entries": {
+        **{f"embed:{e.identity}": {"load": 1.0, "per_audio_second": 0.1} for e in (first, second)},
+        "fit:svm": {"fit": 0.5, "per_value": 1e-6}}}))
+
+    def extraction(link: bool) -> list[float]:
+        first.related = (lambda: [second]) if link else (lambda: [])  # as musicnn's layers are related
+        workload = Workload(Calibration(path), store=None, cache=EmbeddingCache(tmp_path / "cache"))
+        return [workload.configuration(Configuration(task, e, "svm"), fingerprint="tones").seconds[STAGES[0]]
+                for e in (first, second)]
+
+    assert extraction(link=False)[1] > 0  # unrelated: each is extracted
+    charged = extraction(link=True)
+    assert charged[0] > 0 and charged[1] == 0  # related: the first pass yields both

@@ -4,7 +4,8 @@
 and reading them), ``preflight`` (missing data or packages, the compute estimate), ``summary`` (mean ± std tables),
 ``reference`` (the published numbers), ``claims`` (the paper's findings as checks), ``tables`` and ``figures``
 (HTML tables, seaborn figures), ``vggish`` (the VGGish chance-level check), ``pages`` (what each notebook shows),
-``build`` (``evalkit book``). Imports ``learn``, ``embed``, ``data`` and ``config``.
+``rendering`` (what executing the notebooks and building the HTML cost here), ``build`` (``evalkit book``).
+Imports ``learn``, ``embed``, ``data`` and ``config``.
 """
 
 #: The book's notebooks in build order, and the sections of :mod:`evalkit.book.plan` each reads (a notebook run on

@@ -33,9 +33,11 @@ from pathlib import Path
 
 from ..config import PACKAGE_DIR, REPO_ROOT, EvalkitError, data_dir, resource_path
 from . import NOTEBOOK_SECTIONS, NOTEBOOKS
-from .plan import compute, describe_cost, plan, results_state
+from ..learn.calibration import Calibration
+from .plan import compute, describe_cost, missing, plan, results_state
 from .preflight import check_profile, describe_estimate, estimate
 from .profiles import load_profile, profile_path
+from .rendering import NOTEBOOK_WORKERS, describe_rendering
 
 GENERATED = Path("book") / "_generated"
 #: Book sources copied when building outside the checkout (``--output``, or an installed package).
@@ -130,10 +132,6 @@ def _relative_papermill_paths(executed: Path, name: str) -> None:
     record = nb.metadata.get("papermill", {})
     record.update(input_path=f"notebooks/{name}", output_path=name)
     nbformat.write(nb, executed)
-
-
-#: Notebooks executed at the same time: each runs in its own kernel, a process that mostly keeps one core busy.
-NOTEBOOK_WORKERS = 2
 
 
 @contextlib.contextmanager
@@ -237,6 +235,9 @@ def run_notebooks(profile="demo", *, force: bool = False, root: Path | None = No
         for task in profile.tasks:
             profile.task(task).prepare(progress=sys.stderr.isatty())
         _say("work of this profile (finished work is reused):\n" + describe_estimate(estimate(profile, runs)))
+        with _kernel_environment():  # the kernel timed for the estimate imports the evalkit the notebooks will
+            _say("rendering, after the computing below (estimate on this machine):\n"
+                 + describe_rendering(Calibration(), _to_render(profile, names, root, parameters)))
         started = time.perf_counter()
         computed = compute(profile, runs, progress=True, cluster=cluster)
         if cluster is not None:  # the notebooks only read what was computed: free the workers' cores and memory
@@ -285,10 +286,11 @@ def run_notebooks(profile="demo", *, force: bool = False, root: Path | None = No
     return [records[name] for name in names]
 
 
-def estimate_book(profile="demo", *, only=None) -> str:
+def estimate_book(profile="demo", *, only=None, root: Path | None = None) -> str:
     """What ``evalkit book`` would compute, and what it would cost on this machine, without computing it: the work
     counts and the calibrated estimate per stage (:func:`~evalkit.book.plan.describe_cost`; this machine's unit
-    costs are measured first where missing, a few seconds each). Demo audio not generated yet is generated (the
+    costs are measured first where missing, a few seconds each), and of rendering the notebooks that will run and
+    the HTML (:mod:`evalkit.book.rendering`; ``root``: where the book is built, default :func:`default_root`). Demo audio not generated yet is generated (the
     estimate needs the files' durations); nothing is embedded, trained or stored."""
     profile = load_profile(profile)
     names = [n for n in NOTEBOOKS if not only or n in only]
@@ -296,8 +298,25 @@ def estimate_book(profile="demo", *, only=None) -> str:
         runs = plan(profile, sorted({s for name in names for s in NOTEBOOK_SECTIONS[name]}))
         for task in profile.tasks:
             profile.task(task).prepare(progress=sys.stderr.isatty())
+        calibration = Calibration()
+        with _kernel_environment():  # (as in run_notebooks)
+            rendering = describe_rendering(calibration, _to_render(profile, names, Path(root or default_root()),
+                                                                   {"profile": notebook_profile_parameter(profile)}))
         return ("work of this profile (finished work is reused):\n" + describe_estimate(estimate(profile, runs))
-                + "\n" + describe_cost(profile, runs))
+                + "\n" + describe_cost(profile, runs, calibration) + "\n" + rendering)
+
+
+def _to_render(profile, names, root: Path, parameters: dict) -> list[int]:
+    """The configurations each notebook that the build will run reads: those not run since their inputs changed,
+    and those with configurations still to compute (their results will change)."""
+    data, generated, left = _data_fingerprint(profile), root / GENERATED, []
+    for name in names:
+        runs = plan(profile, NOTEBOOK_SECTIONS[name])
+        inputs = _inputs(name, resource_path("notebooks") / f"{name}.ipynb", profile, parameters, data)
+        if missing(profile, runs) or not _is_current(generated / ".stamps" / f"{name}.json",
+                                                    generated / f"{name}.ipynb", inputs):
+            left.append(len(runs))
+    return left
 
 
 def book_title(profile, title: str) -> str:

@@ -237,21 +237,40 @@ def _size(side: Side, rule: Rule) -> Finding:
     names = [small["variant"].iloc[0], large["variant"].iloc[0]]
     if not dim(names[1]) > dim(names[0]):
         return not_testable(f"{names[0]} and {names[1]} have the same number of values")
+    large, small = (frame[~frame["task"].isin(["T1", "D1"])] for frame in (large, small))  # "apart from Task 1"
+    cost = "the paper measures no cost" if side.published else _size_cost(side, names[1], names[0], large, small)
     if side.descriptors is not None:
         other = confounds(side.descriptors[names[0]], side.descriptors[names[1]], factor=SIZE_FACTOR)
         if other:
             return not_testable(f"{names[1]} is not more values of the same layer of {names[0]}: they differ in "
-                                f"{', '.join(other)}")
-    large, small = (frame[~frame["task"].isin(["T1", "D1"])] for frame in (large, small))  # "apart from Task 1"
+                                f"{', '.join(other)} (A = {names[1]}, B = {names[0]}; {cost})")
     differences = pairs(large, small)
-    if side.published:
-        cost = "the paper measures no cost"
-    else:
-        cost = (f"cost: classifier training {large['fit_seconds'].mean():.2f} s vs. {small['fit_seconds'].mean():.2f} s "
-                f"per run (measured; extraction time is not stored per run)")
     evidence = (f"A = {large['row'].iloc[0]} ({dim(names[1]):.0f} values), B = {small['row'].iloc[0]} "
                 f"({dim(names[0]):.0f} values), tasks other than task 1; {cost}")
     return side.judge(rule, differences, evidence, compared=(large, small))
+
+
+def _size_cost(side: Side, large: str, small: str, large_rows: pd.DataFrame, small_rows: pd.DataFrame) -> str:
+    """The cost half of the size claim, beside its gain: the measured seconds of extraction per second of audio of
+    the larger (A) and the smaller (B) embedding and their ratio, then the classifier's training seconds per run."""
+    costs = side.costs or {}
+    rates = [getattr(costs.get(name), "per_audio_second", math.nan) for name in (large, small)]
+    texts = [costs[name].text() if name in costs else "not measured" for name in (large, small)]
+    ratio = f", A/B = {rates[0] / rates[1]:.2f}" if all(math.isfinite(r) for r in rates) and rates[1] > 0 else ""
+    fits = [rows["fit_seconds"].mean() if "fit_seconds" in rows else math.nan for rows in (large_rows, small_rows)]
+    training = ("" if not all(math.isfinite(f) for f in fits) else
+                f"; classifier training {fits[0]:.2f} s (A) vs. {fits[1]:.2f} s (B) per run")
+    return (f"cost: extraction (wall-clock, as measured when the embeddings were cached) A {texts[0]}, B {texts[1]}"
+            f"{ratio}{training}")
+
+
+def extraction_costs(profile, labels) -> dict:
+    """``{label: ExtractionCost}`` of the embeddings ``labels`` of ``profile`` over the files of its tasks, as their
+    cache entries record it (:func:`evalkit.embed.costs.extraction_cost`; nothing is extracted here)."""
+    from ..embed.costs import extraction_cost
+
+    paths = [f.path for task in profile.tasks for f in profile.task(task).files()] if labels else []
+    return {label: extraction_cost(paths, profile.extractor(label)) for label in labels}
 
 
 #: The paper's findings, each with the authors' sentence and where it stands.
@@ -282,7 +301,7 @@ CLAIMS = [
 
 
 def check_claims(tables: dict, domains: dict | None = None, *, roles: dict | None = None,
-                 descriptors: dict | None = None) -> pd.DataFrame:
+                 descriptors: dict | None = None, costs: dict | None = None) -> pd.DataFrame:
     """Each claim of :data:`CLAIMS` judged on the published tables and on a profile's tables.
 
     Parameters
@@ -299,6 +318,9 @@ def check_claims(tables: dict, domains: dict | None = None, *, roles: dict | Non
     descriptors : dict, optional
         ``{embedding label: descriptor}`` (:func:`evalkit.book.verdicts.descriptor`) to find confounded pairs;
         without it, every pair is taken to differ in the claim's factor only.
+    costs : dict, optional
+        ``{embedding label: ExtractionCost}`` (:func:`extraction_costs`): the size claim's cost in seconds of
+        extraction per second of audio; a label without one reads "not measured".
 
     Returns
     -------
@@ -311,7 +333,7 @@ def check_claims(tables: dict, domains: dict | None = None, *, roles: dict | Non
     if domains is None:
         domains = {label: label for label in ours["variant"].unique()}
     published = Side(published_long(), True, PAPER_DOMAINS, PAPER_ROLES)
-    mine = Side(ours, False, domains, dict(roles or {}), descriptors)
+    mine = Side(ours, False, domains, dict(roles or {}), descriptors, costs)
     paper_findings = [claim.check(published, claim.rule) for claim in CLAIMS]
     our_findings = family_verdicts([claim.check(mine, claim.rule) for claim in CLAIMS], [c.rule for c in CLAIMS])
     return pd.DataFrame([{"claim": claim.id, "statement": claim.quote, "source": claim.source, "rule": claim.rule_text(),

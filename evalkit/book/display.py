@@ -248,6 +248,8 @@ def provenance(profile, results: pd.DataFrame | None = None) -> dict:
             files = task.files()
             pattern = getattr(task, "group_pattern", None)
             grouping = f", recordings by the group pattern {pattern!r}" if pattern and task.kind != "demo" else ""
+            grouping += ", one recording's files across class folders kept together" \
+                if getattr(task, "groups_span_classes", False) else ""
             tasks.append(f"{task.id}: {task.name} ({len(files)} files from {len({f.group for f in files})} "
                          f"recordings{grouping}, {len(task.classes)} classes)")
         except Exception as error:  # noqa: BLE001 - provenance must not fail the page

@@ -16,7 +16,7 @@ import pandas as pd
 from ..config import ParameterError, check_number, format_spec, parse_spec
 from ..learn.metrics import largest_class_share
 from . import NOTEBOOK_SECTIONS, prose
-from .claims import check_claims
+from .claims import check_claims, extraction_costs
 from .display import build_banner, chance_levels, glue, task_title
 from .plan import (baseline_run, collect, collect_curve, collect_table, compute, detailed_runs, main_fractions, plan,
                    teaching_runs)
@@ -332,7 +332,8 @@ def reproduction(P) -> Page:
     """The paper's claims on this profile, and every number with a published counterpart."""
     tables = {table_id: collect_table(P, table_id) for table_id in TABLE_IDS}
     claims = check_claims(tables, training_domains(P), roles=P.claims,
-                          descriptors={label: descriptor(P.extractor(label)) for label in P.embeddings})
+                          descriptors={label: descriptor(P.extractor(label)) for label in P.embeddings},
+                          costs=extraction_costs(P, (P.table("V") or {}).get("embeddings", [])))
     numbers = reproduction_frame(P, tables)
     direct = bool(numbers["comparable"].any()) if not numbers.empty else False
     if numbers.empty:

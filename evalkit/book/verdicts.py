@@ -132,13 +132,15 @@ class Side:
     """One side of the comparison: its long frame, whether it is the published one, the training domain of each
     embedding variant (None: handcrafted, not pre-trained), the configurations named for the claims' roles
     (``{"embedding": variant, "classifier": name}``) and, for a profile, what each embedding is
-    (:func:`descriptor`, to find confounded pairs; None on the published side)."""
+    (:func:`descriptor`, to find confounded pairs; None on the published side) and what extracting it cost
+    (``{variant: ExtractionCost}``, :func:`evalkit.embed.costs.extraction_cost`; a variant not in it: not measured)."""
 
     long: pd.DataFrame
     published: bool
     domains: dict
     roles: dict
     descriptors: dict | None = None
+    costs: dict | None = None
 
     def rows(self, table: str, **filters) -> pd.DataFrame:
         part = self.long[self.long["table"] == table]

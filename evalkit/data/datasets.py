@@ -2,7 +2,9 @@
 
 Each task has a manifest ``data/manifests/T<n>.yaml`` (shipped inside the package too): its source (DOI / page, availability, licence), the
 archives ``evalkit data fetch`` downloads (URL + checksum, where known), the folder layout evalkit expects (one
-sub-folder per class) and the regular expression that gives every file its recording group.
+sub-folder per class) and the regular expression that gives every file its recording group; an optional
+``groups_span_classes: true`` makes one recording filed under several class folders one group (default false: a
+group belongs to its class folder, see :class:`~evalkit.data.tasks.FolderTask`).
 
 A task's audio is looked up, in this order, in the folder linked with ``evalkit data link T1 /path`` (stored in
 ``data/local.yaml``, git-ignored) and in ``data/paper/T1`` (where ``evalkit data fetch`` unpacks). Offline or
@@ -37,6 +39,9 @@ def load_manifest(task_id: str) -> dict:
     missing = [k for k in ("id", "name", "classes", "source", "layout", "group_pattern", "archives") if k not in manifest]
     if missing:
         raise ParameterError(f"manifest {path}: missing key(s) {', '.join(missing)}")
+    if not isinstance(manifest.get("groups_span_classes", False), bool):
+        raise ParameterError(f"manifest {path}: groups_span_classes must be true or false, not "
+                             f"{manifest['groups_span_classes']!r}")
     for archive in manifest["archives"]:
         if not archive.get("url") or not (archive.get("sha256") or archive.get("md5")):
             raise ParameterError(f"manifest {path}: every archive needs a url and a sha256 or md5 checksum")
@@ -105,7 +110,8 @@ def _build(manifest: dict, root: Path) -> FolderTask:
         raise MissingDataError(f"no data for {manifest['id']} at {root}. {how_to_get(manifest)}")
     try:
         task = FolderTask.from_folder(root, group_pattern=manifest["group_pattern"], classes=manifest["classes"],
-                                      id=manifest["id"], name=manifest["name"], kind="paper")
+                                      id=manifest["id"], name=manifest["name"], kind="paper",
+                                      groups_span_classes=manifest.get("groups_span_classes", False))
         task.files()  # fails now, naming the class folder, if one holds no audio
     except ValueError as error:
         raise ParameterError(f"{manifest['id']}: {error}. Expected layout: {manifest['layout']}") from None

@@ -55,14 +55,17 @@ def demo_task(task_id: str, *, root=None, seed: int = DEMO_DEFAULTS["seed"],
 
 #: What :func:`get_task` passes on to :func:`demo_task` and to :meth:`FolderTask.from_folder`.
 DEMO_PARAMETERS = ("root", "seed", "files_per_class", "files_per_group", "duration")
-FOLDER_PARAMETERS = ("group_pattern", "classes", "id", "name")
+FOLDER_PARAMETERS = ("group_pattern", "groups_span_classes", "classes", "id", "name")
+#: The folder tasks' parameters that say how files make recording groups (a registered task defines its own).
+GROUPING_PARAMETERS = ("group_pattern", "groups_span_classes")
 
 
 def _check_params(task_id: str, params: dict, valid) -> None:
     """A one-line :class:`~evalkit.config.ParameterError` for a parameter the task does not take."""
-    if "group_pattern" in params and "group_pattern" not in valid:
-        raise ParameterError(f"task {task_id}: group_pattern (--group-pattern) is for folder tasks; the recording "
-                             f"groups of {task_id} are defined by the task itself")
+    for name in GROUPING_PARAMETERS:
+        if name in params and name not in valid:
+            raise ParameterError(f"task {task_id}: {name} (--{name.replace('_', '-')}) is for folder tasks; the "
+                                 f"recording groups of {task_id} are defined by the task itself")
     unknown = sorted(set(params) - set(valid))
     if unknown:
         raise ParameterError(f"task {task_id}: unexpected parameter(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
@@ -81,8 +84,8 @@ def get_task(spec: str | os.PathLike | Task, **params) -> Task:
     spec : str, path-like or Task
         A registered id, or a folder with one sub-folder per class.
     **params
-        Passed to the task's constructor (e.g. ``files_per_class`` for demo tasks, ``group_pattern`` for folder
-        tasks).
+        Passed to the task's constructor (e.g. ``files_per_class`` for demo tasks, ``group_pattern`` and
+        ``groups_span_classes`` for folder tasks: :class:`~evalkit.data.tasks.FolderTask`).
     """
     if isinstance(spec, Task):
         return spec

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..config import MissingDataError, ParameterError, warn, writable_folder
+from ..config import MissingDataError, ParameterError, check_choice, warn, writable_folder
 from .audio import AudioError, check_audio_file, is_audio_file
 
 #: Files checked before a progress bar is shown.
@@ -155,13 +155,21 @@ class FolderTask(Task):
         with the counts (the others are groups of their own).
     classes : list of str, optional
         Class order; default: sub-folder names sorted. Listed classes without a folder raise an error.
+    groups_span_classes : bool
+        False (default): a recording group belongs to its class folder (``low/rec07`` and ``high/rec07`` are two
+        recordings). True: the recording name alone is the group, so files of one recording filed under several
+        class folders form one group, which a split keeps on one side (:func:`~evalkit.learn.splits.split_files`).
+        Set it when one recording yields files of several classes; leave it off when recordings of different
+        classes merely share names (``rec0`` in every class folder).
     """
 
     root: Path = Path(".")
     group_pattern: str | None = None
+    groups_span_classes: bool = False
 
     @classmethod
-    def from_folder(cls, root, *, group_pattern=None, classes=None, id=None, name=None, kind="folder"):
+    def from_folder(cls, root, *, group_pattern=None, classes=None, id=None, name=None, kind="folder",
+                    groups_span_classes=False):
         root = Path(root).expanduser()
         if not root.is_dir():
             raise MissingDataError(f"task folder {root} does not exist")
@@ -174,11 +182,12 @@ class FolderTask(Task):
         if len(classes) < 2:
             raise ParameterError(f"task folder {root}: needs at least two class sub-folders, found {found or 'none'}")
         return cls(id=id or root.name, name=name or f"folder task {root}", classes=list(classes), kind=kind,
-                   root=root, group_pattern=group_pattern)
+                   root=root, group_pattern=group_pattern, groups_span_classes=groups_span_classes)
 
     def __post_init__(self):
         if self.group_pattern is not None:
             compile_group_pattern(self.group_pattern)  # a bad pattern is named before any file is listed
+        check_choice(f"task {self.id}", "groups_span_classes", self.groups_span_classes, (False, True))
 
     def _load_files(self) -> list[AudioFile]:
         pattern = compile_group_pattern(self.group_pattern) if self.group_pattern is not None else None
@@ -197,7 +206,8 @@ class FolderTask(Task):
                 group = match.group(1) if matched else path.stem
                 if pattern is not None and not matched:
                     unmatched.append(path)
-                class_files.append(AudioFile(path=path, label=label, group=f"{label}/{group}"))
+                class_files.append(AudioFile(path=path, label=label,
+                                             group=group if self.groups_span_classes else f"{label}/{group}"))
             if not class_files:
                 empty.append(f"class folder {class_dir} contains no audio files")
             files.extend(class_files)

@@ -5,6 +5,11 @@ Layout: ``<cache root>/<extractor name>-<12 hex of its identity>/<2 hex>/<audio 
 embeddings, the frame times and a checksum; it is written to a temporary file and renamed, so an
 interrupted run leaves either a whole entry or none, and the next run resumes with the missing files.
 An entry that fails to load or to match its checksum is reported, deleted and recomputed.
+
+An entry written by :func:`extract_embeddings` also records what it cost: ``extract_seconds``, its share of the pass's
+wall-clock seconds, and ``audio_seconds``, the seconds of audio it embeds (:meth:`EmbeddingCache.cost`,
+:func:`evalkit.embed.costs.extraction_cost`). Entries written before these were recorded are used as they are;
+their cost reads as not measured.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -70,8 +76,33 @@ class EmbeddingCache:
             return None
         return emb, times
 
-    def put(self, extractor: Extractor, audio_hash: str, emb: np.ndarray, times: np.ndarray) -> None:
-        """Store one entry atomically (temporary file in the same folder, then rename)."""
+    def cost(self, extractor: Extractor, audio_hash: str) -> tuple[float, float] | None:
+        """The ``(extract_seconds, audio_seconds)`` an entry records, or None: no entry, an unreadable one, or one
+        written before extraction times were recorded (its embeddings stay valid: only the cost is not measured)."""
+        path = self.path(extractor, audio_hash)
+        try:
+            with np.load(path, allow_pickle=False) as entry:
+                if not {"extract_seconds", "audio_seconds"} <= set(entry.files):
+                    return None
+                return float(entry["extract_seconds"]), float(entry["audio_seconds"])
+        except Exception:  # noqa: BLE001 - missing or unreadable: get() reports and recomputes a corrupt entry
+            return None
+
+    def put(self, extractor: Extractor, audio_hash: str, emb: np.ndarray, times: np.ndarray, *,
+            extract_seconds: float | None = None, audio_seconds: float | None = None) -> None:
+        """Store one entry atomically (temporary file in the same folder, then rename).
+
+        Parameters
+        ----------
+        extractor : Extractor
+        audio_hash : str
+            The audio's content hash (:func:`~evalkit.data.audio.file_hash`): with the extractor's identity, the key.
+        emb, times : np.ndarray
+            ``(n_frames, dim)`` embeddings and ``(n_frames,)`` frame times in seconds.
+        extract_seconds, audio_seconds : float, optional
+            The wall-clock seconds its extraction took and the seconds of audio it embeds, recorded beside the
+            embeddings (both or neither; not part of the key or the checksum).
+        """
         path = self.path(extractor, audio_hash)
         path.parent.mkdir(parents=True, exist_ok=True)
         info = self.folder(extractor) / "extractor.json"
@@ -81,8 +112,10 @@ class EmbeddingCache:
         times = np.ascontiguousarray(times, dtype=np.float64)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         try:
+            cost = {} if extract_seconds is None or audio_seconds is None else {
+                "extract_seconds": np.array(float(extract_seconds)), "audio_seconds": np.array(float(audio_seconds))}
             with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, embeddings=emb, times=times, checksum=np.array(_checksum(emb, times)))
+                np.savez(handle, embeddings=emb, times=times, checksum=np.array(_checksum(emb, times)), **cost)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -129,6 +162,14 @@ def extract_embeddings(paths, extractor: Extractor, *, cache: EmbeddingCache | N
         ``batch_size`` is not a whole number ≥ 1 (checked before any file is read).
     AudioError
         A file cannot be used (the message names it). Entries finished before it stay cached.
+
+    Notes
+    -----
+    Each new cache entry records its share of the pass's wall-clock seconds (each batch's seconds since the previous
+    one finished: reading, preparing, the model call and, on the first batch, loading the model; divided among the
+    batch's files by their seconds of audio) and its seconds of audio: :func:`evalkit.embed.costs.extraction_cost`
+    reads them back. The entries of related extractors computed in the same pass (other layers of one network) record
+    the same seconds: the one pass computed them all.
     """
     batch_size = check_number("extract_embeddings", "batch_size", batch_size, low=1, whole=True)
     paths = [Path(p) for p in paths]
@@ -147,13 +188,17 @@ def extract_embeddings(paths, extractor: Extractor, *, cache: EmbeddingCache | N
         store.check_writable()
     batches = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
 
+    durations: dict[int, float] = {}  # seconds of audio of each file read
+
     def read(batch: list[int]) -> tuple[list[int], list, Exception | None]:
         """The files of ``batch`` read and prepared: (their indices, the prepared inputs, the error of the file that
         stopped the batch or None)."""
         prepared = []
         for i in batch:
             try:
-                prepared.append(extractor.prepare(load_audio(paths[i], extractor.sample_rate)))
+                audio = load_audio(paths[i], extractor.sample_rate)
+                durations[i] = len(audio) / extractor.sample_rate
+                prepared.append(extractor.prepare(audio))
             except AudioError as error:
                 return batch[:len(prepared)], prepared, error  # the files read before it are finished first
             except EvalkitError:
@@ -162,15 +207,16 @@ def extract_embeddings(paths, extractor: Extractor, *, cache: EmbeddingCache | N
                 raise RuntimeError(f"{extractor.spec} failed on {paths[i]}: {error}") from error
         return batch, prepared, None
 
-    def write(batch: list[int], produced: list) -> None:
+    def write(batch: list[int], produced: list, seconds: list[float]) -> None:
         for n, (producer, outputs) in enumerate(produced):
-            for i, (emb, times) in zip(batch, outputs):
+            for i, (emb, times), spent in zip(batch, outputs, seconds):
                 if n == 0 or not store.path(producer, hashes[i]).exists():
-                    store.put(producer, hashes[i], emb, times)
+                    store.put(producer, hashes[i], emb, times, extract_seconds=spent, audio_seconds=durations[i])
 
     bar = tqdm(total=len(paths), initial=len(paths) - len(todo), desc=f"{extractor.spec}", unit="file",
                disable=not progress, leave=False)
     with _Overlap(prefetch) as overlap, bar:
+        clock = time.perf_counter()
         reading = overlap.read(read, batches[0]) if batches else None
         for k in range(len(batches)):
             batch, prepared, failure = reading.result()
@@ -180,12 +226,21 @@ def extract_embeddings(paths, extractor: Extractor, *, cache: EmbeddingCache | N
                 produced = _run_extractor(extractor, prepared, [paths[i] for i in batch], store)
                 for i, (emb, times) in zip(batch, produced[0][1]):
                     results[i] = (emb, times)
+                finished = time.perf_counter()
+                seconds = _shares(finished - clock, [durations[i] for i in batch])
+                clock = finished
                 if store is not None:
-                    overlap.write(write, batch, produced)
+                    overlap.write(write, batch, produced, seconds)
                 bar.update(len(batch))
             if failure is not None:
                 raise failure
     return results
+
+
+def _shares(seconds: float, durations: list[float]) -> list[float]:
+    """``seconds`` of one batch divided among its files in proportion to their seconds of audio."""
+    total = sum(durations)
+    return [seconds * (d / total if total > 0 else 1 / len(durations)) for d in durations]
 
 
 class _Done:

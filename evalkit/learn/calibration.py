@@ -92,7 +92,9 @@ class Calibration:
         #: Extractor objects measured by this calibration: their models are loaded now (until they are closed).
         self.loaded: set[int] = set()
 
-    def _entry(self, key: str, measure) -> dict:
+    def entry(self, key: str, measure) -> dict:
+        """The unit cost kept under ``key``, a dict; measured by ``measure()`` and kept on disk when missing (the
+        other stages' units, e.g. :func:`evalkit.book.rendering.kernel_seconds`, are kept here too)."""
         if key not in self.entries:
             self.entries[key] = measure()
             self.measured_now.append(key)
@@ -101,7 +103,7 @@ class Calibration:
 
     def conv_peak(self) -> float:
         """The CPU's TensorFlow float32 3×3-convolution peak, GFLOP/s (what names the machine class)."""
-        return self._entry("conv-peak", lambda: {"gflops": conv_peak_gflops()})["gflops"]
+        return self.entry("conv-peak", lambda: {"gflops": conv_peak_gflops()})["gflops"]
 
     def extractor(self, extractor) -> dict:
         """``{"load": s, "per_audio_second": s}`` of an extractor (kept by its identity; measured on ``extractor``
@@ -110,19 +112,19 @@ class Calibration:
             self.loaded.add(id(extractor))
             return measure_extractor(extractor)
 
-        return self._entry(f"embed:{extractor.identity}", measure)
+        return self.entry(f"embed:{extractor.identity}", measure)
 
     def classifier(self, spec: str) -> dict:
         """``{"fit": s, "per_value": s}``: a classifier's fixed seconds per fit and seconds per training sample ×
         dimension beyond them."""
-        return self._entry(f"fit:{spec}", lambda: measure_classifier(spec))
+        return self.entry(f"fit:{spec}", lambda: measure_classifier(spec))
 
     def cnn(self, spec: str, model, frame_shape) -> dict:
         """``{"fit": s, "step": s, "patch": s}`` of a CNN (``model``, built from ``spec``) on patches of
         ``frame_shape``; kept per architecture, batch size and precision (its epochs do not change a step)."""
         shape = tuple(int(v) for v in frame_shape)
         key = f"cnn:{model.arch}:{model.batch_size}:{model.precision}:{shape[0]}x{shape[1]}"
-        return self._entry(key, lambda: measure_cnn(spec, shape))
+        return self.entry(key, lambda: measure_cnn(spec, shape))
 
     def describe(self) -> str:
         """The machine line of an estimate: CPU, threads, conv peak, TensorFlow."""
