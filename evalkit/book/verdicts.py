@@ -248,8 +248,9 @@ def pairs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
 
 def _design(differences: pd.DataFrame) -> str:
     counts = differences.groupby("task").size()
-    reps = f"{counts.min()}" if counts.min() == counts.max() else f"{counts.min()}–{counts.max()}"
-    return f"{len(counts)} task{'s' * (len(counts) != 1)} × {reps} repetition{'s' * (counts.max() != 1)}"
+    fewest, most = int(counts.min()), int(counts.max())  # numpy 2's integers compare to numpy.bool, not bool
+    reps = f"{fewest}" if fewest == most else f"{fewest}–{most}"
+    return f"{len(counts)} task{'s' * (len(counts) != 1)} × {reps} repetition{'s' * (most != 1)}"
 
 
 def judge_profile(rule: Rule, differences: pd.DataFrame, evidence: str) -> Finding:
