@@ -80,8 +80,9 @@ def _random_eq(rng, max_gain_db=4.0):
 
 # ----------------------------------------------------------------------------------------------- SoundFont music
 
-def _soundfont_synth():
-    """A fresh tinysoundfont synthesiser with the General-MIDI SoundFont of pretty_midi.
+def _soundfont_synth(path=None):
+    """A fresh tinysoundfont synthesiser with a General-MIDI SoundFont: ``path`` (SF2 or SF3), by default the one of
+    pretty_midi (TimGM6mb.sf2, which every demo task uses).
 
     Fresh for every file (loading takes about 30 ms): a reused synthesiser keeps voice and channel
     state from the previous file, which would make a file depend on the order of generation.
@@ -90,11 +91,11 @@ def _soundfont_synth():
     import tinysoundfont
 
     synth = tinysoundfont.Synth(samplerate=SR)
-    return synth, synth.sfload(os.path.join(os.path.dirname(pretty_midi.__file__), "TimGM6mb.sf2"))
+    return synth, synth.sfload(str(path or os.path.join(os.path.dirname(pretty_midi.__file__), "TimGM6mb.sf2")))
 
 
-def render_notes(notes, programs, duration, vibrato=None):
-    """Render note events with the General-MIDI SoundFont.
+def render_notes(notes, programs, duration, vibrato=None, *, soundfont=None):
+    """Render note events with a General-MIDI SoundFont.
 
     Parameters
     ----------
@@ -104,12 +105,21 @@ def render_notes(notes, programs, duration, vibrato=None):
         Seconds to render (the tail of notes still sounding is cut).
     vibrato : dict channel -> (rate_hz, depth_semitones), optional
         Pitch-bend vibrato (singing voices).
+    soundfont : str, path or (tinysoundfont.Synth, SoundFont id), optional
+        A General-MIDI SoundFont (SF2, or SF3 with Vorbis samples), by default pretty_midi's TimGM6mb.sf2 (the demo's),
+        loaded for this call; or a loaded synthesiser to reuse (an SF3 takes seconds to load), whose sounding voices
+        are silenced first.
 
     Returns
     -------
     np.ndarray, shape (duration * 16000,), float64 mono
     """
-    synth, sfid = _soundfont_synth()
+    if isinstance(soundfont, tuple):
+        synth, sfid = soundfont
+        synth.sounds_off()  # no tail of the previous call's notes: the voices fade out within the next 10 ms
+        synth.generate(SR // 100)
+    else:
+        synth, sfid = _soundfont_synth(soundfont)
     for channel, program in programs.items():
         synth.program_select(channel, sfid, 0, int(program))
         synth.pitchbend_range(channel, 2.0)
