@@ -61,7 +61,7 @@ def split_files(labels, groups, *, seed: int, test_size: float = 0.2, train_frac
         idx = np.flatnonzero(labels == label)
         class_groups = sorted(set(groups[idx]))
         if len(class_groups) < 2:
-            problems[label] = (f"class {label!r} has {len(idx)} file(s) in {len(class_groups)} recording group(s); "
+            problems[label] = (f"class {str(label)!r} has {len(idx)} file(s) in {len(class_groups)} recording group(s); "
                                "a train/test split needs at least two groups per class")
             continue
         order = _rng("test", seed, str(label)).permutation(len(class_groups))
@@ -87,7 +87,7 @@ def split_files(labels, groups, *, seed: int, test_size: float = 0.2, train_frac
         pool = pool[_rng("train", seed, str(label)).permutation(len(pool))]
         recordings = len(set(groups[pool[:n_train]]))
         if recordings < MIN_TRAINING_RECORDINGS:
-            problems[label] = (f"class {label!r}: {n_train} training file(s) from {recordings} recording(s) (of its "
+            problems[label] = (f"class {str(label)!r}: {n_train} training file(s) from {recordings} recording(s) (of its "
                                f"{len(idx)} files in {len(set(groups[idx]))} recordings, "
                                f"{len(set(groups[idx][in_test[idx]]))} of them in the test set)")
         train.extend(pool[:n_train])
