@@ -1,14 +1,15 @@
 """Run the teaching notebook the way Google Colab runs it, from a fresh Python 3.13 venv, and say how long it took.
 
-    python scripts/check_colab.py [--colab-tensorflow 2.20.0] [--keep]
+    python scripts/check_colab.py [--colab-tensorflow 2.20.0] [--colab-numpy 2.1.3] [--keep]
 
 In a temporary folder: a venv of Python 3.13 (``scripts/interpreters.py find 3.13``) with only what Colab has before
-any cell runs that matters here: ipykernel, papermill and the ``tensorflow`` distribution (Colab's, with CUDA), and a
-kernel whose start imports numpy (Colab's does). Then notebooks/teaching.ipynb runs through that venv's papermill with
-``make teach``'s quick parameters (the Makefile's TEACH_PARAMS), ``EVALKIT_REPOSITORY`` pointing to this checkout
-(committed work only: the notebook's first cell clones it) and ``EVALKIT_DATA`` inside the temporary folder: its
-first cell clones and installs (scripts/install.py). If that cell stops with the restart message, papermill runs the
-notebook a second time, as a user does after restarting the session.
+any cell runs that matters here: ipykernel, papermill, the ``tensorflow`` distribution (Colab's, with CUDA) and a
+numpy older than requirements.txt's, and a kernel whose start imports numpy (Colab's does). Then
+notebooks/teaching.ipynb runs through that venv's papermill with ``make teach``'s quick parameters (the Makefile's
+TEACH_PARAMS), ``EVALKIT_REPOSITORY`` pointing to this checkout (committed work only: the notebook's first cell
+clones it) and ``EVALKIT_DATA`` inside the temporary folder: its first cell clones and installs
+(scripts/install.py). If that cell stops with the restart message, papermill runs the notebook a second time, as a
+user does after restarting the session.
 
 Reports the install's minutes (the first cell), whether the restart message came, and the notebook's run minutes.
 The temporary folder (venv, clone, data) is deleted afterwards unless ``--keep``. Exit status 1 if the notebook
@@ -36,6 +37,8 @@ from interpreters import find  # noqa: E402
 KERNEL = "evalkit-colab"
 #: A TensorFlow that Colab plausibly ships, with a cp313 manylinux wheel on PyPI.
 COLAB_TENSORFLOW = "2.20.0"
+#: A numpy that Colab plausibly ships on Python 3.13 (2.1: the first with cp313 wheels), older than requirements.txt's.
+COLAB_NUMPY = "2.1.3"
 
 
 class CheckError(Exception):
@@ -52,12 +55,13 @@ def run(command, step: str, **options) -> subprocess.CompletedProcess:
 
 def teach_parameters() -> list[str]:
     """The Makefile's TEACH_PARAMS (``make teach``'s quick variant) as papermill arguments."""
-    done = run(["make", "-s", "--no-print-directory", "-C", ROOT, "--eval", "_teach_params: ; $(info $(TEACH_PARAMS))@:",
-                "_teach_params"], "reading TEACH_PARAMS from the Makefile", capture_output=True, text=True)
+    rule = "_teach_params: ; $(info $(TEACH_PARAMS))@:"
+    done = run(["make", "-s", "--no-print-directory", "-C", ROOT, "--eval", rule, "_teach_params"],
+               "reading TEACH_PARAMS from the Makefile", capture_output=True, text=True)
     return shlex.split(done.stdout.strip())
 
 
-def colab_venv(folder: Path, tensorflow: str, preimport: list[str]) -> Path:
+def colab_venv(folder: Path, tensorflow: str, numpy: str, preimport: list[str]) -> Path:
     """A Python 3.13 venv with what Colab has installed before the first cell: return its ``bin`` folder."""
     python, why = find("3.13")
     if python is None:
@@ -66,7 +70,8 @@ def colab_venv(folder: Path, tensorflow: str, preimport: list[str]) -> Path:
     run([python, "-m", "venv", venv], "making the venv")
     bin_dir = venv / "bin"
     pip = [bin_dir / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    run([*pip, "ipykernel", "papermill", f"tensorflow=={tensorflow}"], f"installing Colab's tensorflow=={tensorflow}")
+    run([*pip, "ipykernel", "papermill", f"tensorflow=={tensorflow}", f"numpy=={numpy}"],
+        f"installing Colab's tensorflow=={tensorflow} and numpy=={numpy}")
     run([bin_dir / "python", "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL], "registering the kernel",
         stdout=subprocess.DEVNULL)
     startup = folder / "ipython" / "profile_default" / "startup"
@@ -100,10 +105,10 @@ def error_of(notebook: dict) -> str:
     return ""
 
 
-def check(folder: Path, tensorflow: str, preimport: list[str]) -> int:
+def check(folder: Path, tensorflow: str, numpy: str, preimport: list[str]) -> int:
     started = time.perf_counter()
-    bin_dir = colab_venv(folder, tensorflow, preimport)
-    print(f"check_colab: Colab's venv (Python 3.13, tensorflow=={tensorflow}) in "
+    bin_dir = colab_venv(folder, tensorflow, numpy, preimport)
+    print(f"check_colab: Colab's venv (Python 3.13, tensorflow=={tensorflow}, numpy=={numpy}) in "
           f"{(time.perf_counter() - started) / 60:.1f} min", flush=True)
     environment = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
     environment.update(EVALKIT_REPOSITORY=f"file://{ROOT}", EVALKIT_DATA=str(folder / "data"),
@@ -128,13 +133,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--colab-tensorflow", default=COLAB_TENSORFLOW, metavar="VERSION",
                         help=f"the tensorflow that Colab has installed (default {COLAB_TENSORFLOW})")
+    parser.add_argument("--colab-numpy", default=COLAB_NUMPY, metavar="VERSION",
+                        help=f"the numpy that Colab has installed (default {COLAB_NUMPY})")
     parser.add_argument("--preimport", default="numpy", help="modules the kernel imports at its start, as Colab's "
                         "does (comma-separated; default numpy; '' for none)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (venv, clone, data, outputs)")
     args = parser.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="evalkit-colab-"))
     try:
-        return check(folder, args.colab_tensorflow, [name for name in args.preimport.split(",") if name])
+        preimport = [name for name in args.preimport.split(",") if name]
+        return check(folder, args.colab_tensorflow, args.colab_numpy, preimport)
     except CheckError as error:
         print(error, file=sys.stderr)
         return 1

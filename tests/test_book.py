@@ -353,8 +353,9 @@ def test_make_teach_runs_the_lesson_with_parameters_the_notebook_accepts():
             params.update(yaml.safe_load(words[i + 1]))
             i += 2
     notebook = json.loads((REPO_ROOT / "notebooks" / "teaching.ipynb").read_text())
+    cell = next(c for c in notebook["cells"] if "parameters" in c["metadata"].get("tags", []))  # after the install
     defaults = {}
-    exec("".join(notebook["cells"][0]["source"]), {}, defaults)  # noqa: S102 - the notebook's parameters cell
+    exec("".join(cell["source"]), {}, defaults)  # noqa: S102 - the notebook's parameters cell
     assert set(params) <= set(defaults), set(params) - set(defaults)
     assert params["repetitions"] == 1 and len(params["train_fractions"]) == 2 and params["cnn_epochs"] >= 1
     P = resolve_profile(None, task=defaults["task"], repetitions=params["repetitions"])
