@@ -12,8 +12,8 @@ requirements.txt asks for ``tensorflow-cpu`` on Linux x86_64; both would write t
 ``tensorflow`` is installed and ``tensorflow-cpu`` is not, ``tensorflow`` is installed at the version that
 requirements.txt pins for ``tensorflow-cpu`` instead (:func:`tensorflow_replacement`), and one line says so.
 
-A failing step prints one line naming it and its requirements file (pip's own message is above it) and exits with
-pip's status.
+A failing step prints one line naming it and its requirements file (pip's own message is above it), no traceback,
+and the script exits with status 1; in the notebook, the cell fails with that line.
 """
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -169,3 +170,13 @@ def test_the_makefile_installs_through_the_script():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert "$(BIN)/python scripts/install.py\n" in makefile
     assert "pip install --quiet --disable-pip-version-check -r requirements.txt" not in makefile
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="check_colab reads TEACH_PARAMS through make")
+def test_the_colab_check_runs_the_notebook_with_make_teachs_parameters():
+    spec = importlib.util.spec_from_file_location("check_colab", ROOT / "scripts" / "check_colab.py")
+    check_colab = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check_colab)
+    words = check_colab.teach_parameters()
+    assert words[:3] == ["-p", "repetitions", "1"] and "train_fractions: [0.1, 0.8]" in words  # quoted -y survives
+    assert check_colab.RESTART == install.RESTART
