@@ -114,8 +114,8 @@ def check(folder: Path, tensorflow: str, numpy: str, preimport: list[str]) -> in
     environment.update(EVALKIT_REPOSITORY=f"file://{ROOT}", EVALKIT_DATA=str(folder / "data"),
                        IPYTHONDIR=str(folder / "ipython"), PATH=f"{bin_dir}{os.pathsep}{environment['PATH']}")
     ok, first = run_notebook(bin_dir, folder, folder / "teaching-1.ipynb", environment)
-    install = seconds(first, 0)
     restart = RESTART in error_of(first)
+    install = seconds(first) if restart else seconds(first, 0)  # papermill times no failed cell: the run's time
     print(f"check_colab: the first cell installed in {install / 60:.1f} min; restart message: "
           f"{'yes' if restart else 'no'}", flush=True)
     if restart:
