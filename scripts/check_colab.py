@@ -90,9 +90,11 @@ def run_notebook(bin_dir: Path, folder: Path, output: Path, environment: dict) -
 
 
 def seconds(notebook: dict, cell: int | None = None) -> float:
-    """The papermill duration of one cell, or of the whole notebook."""
+    """The papermill duration of one code cell (by its index among the code cells: papermill puts Markdown cells
+    that point to an error before the first cell), or of the whole notebook."""
     if cell is not None:
-        return notebook["cells"][cell]["metadata"].get("papermill", {}).get("duration") or 0.0
+        code = [c for c in notebook.get("cells", []) if c["cell_type"] == "code"]
+        return code[cell]["metadata"].get("papermill", {}).get("duration") or 0.0
     return notebook.get("metadata", {}).get("papermill", {}).get("duration") or 0.0
 
 
@@ -115,7 +117,7 @@ def check(folder: Path, tensorflow: str, numpy: str, preimport: list[str]) -> in
                        IPYTHONDIR=str(folder / "ipython"), PATH=f"{bin_dir}{os.pathsep}{environment['PATH']}")
     ok, first = run_notebook(bin_dir, folder, folder / "teaching-1.ipynb", environment)
     restart = RESTART in error_of(first)
-    install = seconds(first) if restart else seconds(first, 0)  # papermill times no failed cell: the run's time
+    install = seconds(first, 0)
     print(f"check_colab: the first cell installed in {install / 60:.1f} min; restart message: "
           f"{'yes' if restart else 'no'}", flush=True)
     if restart:
