@@ -94,7 +94,7 @@ def seconds(notebook: dict, cell: int | None = None) -> float:
     that point to an error before the first cell), or of the whole notebook."""
     if cell is not None:
         code = [c for c in notebook.get("cells", []) if c["cell_type"] == "code"]
-        return code[cell]["metadata"].get("papermill", {}).get("duration") or 0.0
+        return (code[cell]["metadata"].get("papermill", {}).get("duration") or 0.0) if cell < len(code) else 0.0
     return notebook.get("metadata", {}).get("papermill", {}).get("duration") or 0.0
 
 
