@@ -20,11 +20,11 @@ check-python:
 	@$(HELPER) scripts/interpreters.py check-venv $(VENV) --python "$(PYTHON)" $(if $(EXPLICIT),--explicit) \
 		--goals "$(MAKECMDGOALS)"
 
-$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml setup.py | check-python
+# scripts/install.py: requirements.txt, requirements-nodeps.txt (--no-deps) and evalkit (-e), the install that the
+# teaching notebook's first cell runs on Colab
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml setup.py scripts/install.py | check-python
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python scripts/install.py
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 > /dev/null
 	touch $(STAMP)
 

@@ -264,12 +264,16 @@ def test_a_missing_task_folder_stops_the_build_before_any_work(tmp_path):
 
 
 def test_notebooks_are_thin():
-    """Each notebook: the parameters cell, one setup call, then package calls and prose; no definitions."""
+    """Each notebook: the parameters cell, one setup call, then package calls and prose; no definitions. The teaching
+    notebook starts with its install cell (Colab; tests/test_colab.py)."""
     import ast
 
     for name in NOTEBOOKS:
         notebook = json.loads((REPO_ROOT / "notebooks" / f"{name}.ipynb").read_text())
         code = [("".join(c["source"]), c["metadata"].get("tags", [])) for c in notebook["cells"] if c["cell_type"] == "code"]
+        if name == "teaching":
+            assert "install_in_kernel" in code[0][0], "teaching: the first cell is not the install cell"
+            code = code[1:]
         assert "parameters" in code[0][1], f"{name}: the first code cell is not the parameters cell"
         assert f'ek.notebook(profile, page="{name}"' in code[1][0], f"{name}: the second cell is not the setup call"
         for source, _ in code:
@@ -349,8 +353,9 @@ def test_make_teach_runs_the_lesson_with_parameters_the_notebook_accepts():
             params.update(yaml.safe_load(words[i + 1]))
             i += 2
     notebook = json.loads((REPO_ROOT / "notebooks" / "teaching.ipynb").read_text())
+    cell = next(c for c in notebook["cells"] if "parameters" in c["metadata"].get("tags", []))  # after the install
     defaults = {}
-    exec("".join(notebook["cells"][0]["source"]), {}, defaults)  # noqa: S102 - the notebook's parameters cell
+    exec("".join(cell["source"]), {}, defaults)  # noqa: S102 - the notebook's parameters cell
     assert set(params) <= set(defaults), set(params) - set(defaults)
     assert params["repetitions"] == 1 and len(params["train_fractions"]) == 2 and params["cnn_epochs"] >= 1
     P = resolve_profile(None, task=defaults["task"], repetitions=params["repetitions"])

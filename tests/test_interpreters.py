@@ -123,7 +123,7 @@ def test_an_unsupported_or_broken_interpreter_is_named_with_what_to_do(machine, 
 
 def test_the_makefile_runs_the_check_before_making_a_venv_and_names_the_other_interpreters_variable():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    assert "$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml setup.py | check-python" in makefile
+    assert "$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml setup.py scripts/install.py | check-python" in makefile
     assert "OTHER_PYTHONS ?= auto" in makefile and "scripts/interpreters.py others" in makefile
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert ci.rstrip().endswith("\nmake test-all")  # CI runs the README's command, which tests the other interpreters

@@ -9,7 +9,7 @@ import subprocess
 
 import pandas as pd
 
-from ..config import REPO_ROOT
+from ..config import REPO_ROOT, resource_path
 from .reference import compares_directly
 
 # ------------------------------------------------------------------------------------------------
@@ -80,6 +80,56 @@ def answers(texts) -> str:
     in the book and in Jupyter alike)."""
     return "".join(f"<details class='evalkit-answer'><summary>Answer to exercise {i}</summary><p>"
                    f"{html.escape(text)}</p></details>" for i, text in enumerate(texts, 1))
+
+
+def colab_url(notebook: str, *, config=None) -> str | None:
+    """The address that opens ``notebooks/<notebook>.ipynb`` in Google Colab, from the repository of ``_config.yml``
+    (``repository.url`` and ``branch``, which a fork sets to its own); None if that repository is not on GitHub, the
+    only host Colab opens notebooks from.
+
+    Jupyter Book's own Colab button cannot be used: it opens the page's notebook in ``book/_generated/``, which
+    ``evalkit book`` generates and git does not track.
+
+    Parameters
+    ----------
+    notebook : str
+        The notebook's name in ``notebooks/``, e.g. ``"teaching"``.
+    config : path-like, optional
+        The Jupyter Book configuration to read; default the shipped ``_config.yml`` (the checkout's, else the
+        installed package's copy).
+
+    Examples
+    --------
+    >>> colab_url("teaching").startswith("https://colab.research.google.com/github/")
+    True
+    """
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(config) if config is not None else resource_path("_config.yml")
+    repository = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("repository") or {}
+    match = re.fullmatch(r"https?://github\.com/([^/\s]+)/([^/\s]+?)(?:\.git)?/?", str(repository.get("url", "")))
+    if match is None:
+        return None
+    owner, name = match.groups()
+    branch = repository.get("branch") or "main"
+    return f"https://colab.research.google.com/github/{owner}/{name}/blob/{branch}/notebooks/{notebook}.ipynb"
+
+
+def colab_button_html(notebook: str, *, config=None) -> str:
+    """An "Open in Colab" link styled as a button (inline, so that it looks the same in the book, Jupyter and Colab),
+    to :func:`colab_url`; empty if the repository is not on GitHub. Colab runs the notebook's first cell, which
+    installs evalkit."""
+    url = colab_url(notebook, config=config)
+    if url is None:
+        return ""
+    style = ("display:inline-block;padding:0.3em 0.9em;border-radius:4px;background:#f9ab00;color:#222;"
+             "font-weight:bold;text-decoration:none")
+    return (f"<p><a class='evalkit-colab' href='{html.escape(url)}' target='_blank' rel='noopener' "
+            f"style='{style}'>Open in Colab</a> <small>(the first cell installs evalkit and its requirements: "
+            "several minutes)</small></p>")
 
 
 def stand_in_models(profile) -> str:
