@@ -1,6 +1,7 @@
 """Shared fixtures: small tasks of audio the tests generate themselves."""
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -12,6 +13,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Tests keep generated audio, caches and results apart from the user's data/ (and reuse them across runs).
 os.environ.setdefault("EVALKIT_DATA", str(Path(__file__).resolve().parent.parent / "data" / "_test"))
 
+
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def load_script(name: str, *, module_name: str | None = None):
+    """``scripts/<name>.py`` imported as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(module_name or name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 def write_tone_task(root, classes=("low", "mid", "high"), groups=4, files_per_group=2, duration=2.0, sr=16000, seed=0):
     """A folder task of harmonic tones in noise: class = pitch region; group = recording (shared pitch and noise)."""

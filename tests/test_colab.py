@@ -4,7 +4,6 @@ routine of ``make setup`` and that cell (Colab's ``tensorflow`` replaces require
 Nothing is installed here: pip is faked. scripts/check_colab.py runs the real thing (minutes, network)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -14,20 +13,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import load_script
 from evalkit.book import display
 
 ROOT = Path(__file__).resolve().parent.parent
 LINUX = {"sys_platform": "linux", "platform_machine": "x86_64", "python_version": "3.13"}
 
 
-def load_install():
-    spec = importlib.util.spec_from_file_location("evalkit_install", ROOT / "scripts" / "install.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-install = load_install()
+install = load_script("install", module_name="evalkit_install")
 
 
 def teaching_cells() -> list[dict]:
@@ -174,9 +167,7 @@ def test_the_makefile_installs_through_the_script():
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="check_colab reads TEACH_PARAMS through make")
 def test_the_colab_check_runs_the_notebook_with_make_teachs_parameters():
-    spec = importlib.util.spec_from_file_location("check_colab", ROOT / "scripts" / "check_colab.py")
-    check_colab = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(check_colab)
+    check_colab = load_script("check_colab")
     words = check_colab.teach_parameters()
     assert words[:3] == ["-p", "repetitions", "1"] and "train_fractions: [0.1, 0.8]" in words  # quoted -y survives
     assert check_colab.RESTART == install.RESTART

@@ -1,20 +1,16 @@
 """scripts/compare_builds.py: repetitions paired by configuration (not by the key's code fingerprint), exact
 differences found, and --moved reporting the cells beyond one standard deviation."""
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "compare_builds.py"
+from conftest import load_script
 
 
 @pytest.fixture(scope="module")
 def compare_builds():
-    spec = importlib.util.spec_from_file_location("compare_builds", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("compare_builds")
 
 
 def _store(root: Path, accuracies: dict, *, code: str) -> Path:

@@ -3,21 +3,18 @@ tier on the other supported ones) and whether a venv fits PYTHON (``make PYTHON=
 made by another interpreter). Interpreters are faked by small shell scripts that answer the probe."""
 from __future__ import annotations
 
-import importlib.util
 import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
+from conftest import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+load = load_script
 
 
 interpreters = load("interpreters")

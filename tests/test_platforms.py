@@ -3,17 +3,16 @@ interpreter gets exactly one version of every package, the one the registry has 
 asks the registry; the fast tests check the markers offline against the wheels that are known to be missing, the slow
 one asks the registry). The check can fail: the requirements of 2023 (tests/data/requirements-2023.txt, TensorFlow
 2.15 and numpy 1.26 everywhere) fail it, offline and online."""
-import importlib.util
 import urllib.request
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 
+from conftest import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("check_platforms", ROOT / "scripts" / "check_platforms.py")
-check_platforms = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(check_platforms)
+check_platforms = load_script("check_platforms")
 DATA = ROOT / "tests" / "data"
 TARGETS = [(target, python) for target in check_platforms.PLATFORMS for python in check_platforms.PYTHONS]
 

@@ -1,24 +1,19 @@
 """scripts/render_families.py (an instrument-family folder from another SoundFont, the unseen data of issue 24's CNN
 check) and the reusable synthesiser of ``render_notes`` that it relies on."""
-import importlib.util
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import load_script
 from evalkit.data.sounds import SR, render_notes
 from evalkit.data.tasks import FolderTask
-
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "render_families.py"
 
 
 @pytest.fixture(scope="module")
 def render_families():
-    spec = importlib.util.spec_from_file_location("render_families", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("render_families")
 
 
 @pytest.fixture(scope="module")
