@@ -23,16 +23,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-import tinysoundfont
-
-from evalkit.data.sounds import SR, render_notes
+from evalkit.data.sounds import MAJOR, MINOR, SR, render_notes, soundfont_synth
 from evalkit.data.synth import FAMILIES
 
 
 def phrase(rng: np.random.Generator, *, centre: int, beat_seconds: float, velocity: int, seconds: float) -> list:
     """A random walk over a major or minor scale around ``centre`` (MIDI pitch): ``(channel, start_s, length_s,
     pitch, velocity)`` notes of ½–2 beats, with a rest now and then."""
-    root, steps = int(rng.integers(0, 12)), ([0, 2, 4, 5, 7, 9, 11] if rng.random() < 0.5 else [0, 2, 3, 5, 7, 8, 10])
+    root, steps = int(rng.integers(0, 12)), (MAJOR if rng.random() < 0.5 else MINOR)
     scale = [p for p in range(centre - 9, centre + 10) if (p - root) % 12 in steps]
     notes, start, index = [], 0.0, len(scale) // 2
     while start < seconds:
@@ -46,8 +44,7 @@ def phrase(rng: np.random.Generator, *, centre: int, beat_seconds: float, veloci
 
 def render_folder(out: Path, *, soundfont: Path, takes: int, files_per_take: int, seconds: float, seed: int) -> int:
     """Write the folder task; return the number of files written."""
-    synth = tinysoundfont.Synth(samplerate=SR)
-    loaded = (synth, synth.sfload(str(soundfont)))  # once: an SF3 decodes all its samples when it loads
+    loaded = soundfont_synth(soundfont)  # once: an SF3 decodes all its samples when it loads
     written = 0
     for c, (family, (programs, (low, high))) in enumerate(sorted(FAMILIES.items())):
         (out / family).mkdir(parents=True, exist_ok=True)

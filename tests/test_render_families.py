@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import load_script
-from evalkit.data.sounds import SR, render_notes
+from evalkit.data.sounds import SR, render_notes, soundfont_synth
 from evalkit.data.tasks import FolderTask
 
 
@@ -25,12 +25,9 @@ def soundfont() -> Path:
 
 
 def test_a_reused_synthesiser_renders_as_a_fresh_one(soundfont):
-    import tinysoundfont
-
     notes = [(0, 0.0, 0.4, 60, 100), (0, 0.3, 0.5, 64, 90)]  # the second rings past the end: a tail to carry over
     fresh = render_notes(notes, {0: 40}, 0.5, soundfont=soundfont)
-    synth = tinysoundfont.Synth(samplerate=SR)
-    loaded = (synth, synth.sfload(str(soundfont)))
+    loaded = soundfont_synth(soundfont)
     first = render_notes(notes, {0: 40}, 0.5, soundfont=loaded)
     second = render_notes(notes, {0: 40}, 0.5, soundfont=loaded)
     assert np.abs(fresh).max() > 0.01

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import signal
 
 from .plucked import arpeggio, bass_line, bordones, new_player, pick, rasgueo, render_player
-from .sounds import SR, _add_noise, _random_eq, _soundfont_synth
+from .sounds import SR, _add_noise, _random_eq, soundfont_synth
 
 LINEUPS = {  # players -> (instruments, share of the recordings)
     1: [(("guitar",), 0.4), (("bandola",), 0.3), (("tiple",), 0.3)],
@@ -179,7 +179,7 @@ def d1_ensemble(rng, group_rng, label: str, duration: float) -> np.ndarray:
     room = new_room(group_rng)
     lead_in = rng.uniform(1.0, 2.5)  # the excerpt starts inside the piece: strings and room already sound
     piece = new_piece(rng, lead_in + duration + 0.5)
-    soundfont = _soundfont_synth()  # one per file, shared by its players in their fixed order
+    soundfont = soundfont_synth()  # one per file, shared by its players in their fixed order
     signals = []
     for player, (notes, level_db) in zip(players, arrange(rng, players, piece)):
         signals.append(render_player(player, notes, lead_in + duration, soundfont) * 10 ** (level_db / 20))

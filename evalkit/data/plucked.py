@@ -16,7 +16,7 @@ import math
 import numpy as np
 from scipy import signal
 
-from .sounds import SR, _random_eq, _soundfont_synth
+from .sounds import SR, _random_eq, soundfont_synth
 
 INSTRUMENTS = {  # open MIDI pitch of each course (low → high) and the octave offset of each string of a course
     "guitar": ((40, 45, 50, 55, 59, 64), ((0,),) * 6),
@@ -267,7 +267,7 @@ def render_player(player: dict, notes: list, seconds: float, soundfont=None) -> 
     """
     courses, octaves = INSTRUMENTS[player["instrument"]]
     first = np.cumsum([0] + [len(strings) for strings in octaves])  # channel of each course's first string (≤ 16)
-    synth, sfid = soundfont or _soundfont_synth()
+    synth, sfid = soundfont or soundfont_synth()
     synth.sounds_off()
     for c in range(len(courses)):
         for s in range(len(octaves[c])):

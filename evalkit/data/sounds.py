@@ -80,7 +80,7 @@ def _random_eq(rng, max_gain_db=4.0):
 
 # ----------------------------------------------------------------------------------------------- SoundFont music
 
-def _soundfont_synth(path=None):
+def soundfont_synth(path=None):
     """A fresh tinysoundfont synthesiser with a General-MIDI SoundFont: ``path`` (SF2 or SF3), by default the one of
     pretty_midi (TimGM6mb.sf2, which every demo task uses).
 
@@ -119,7 +119,7 @@ def render_notes(notes, programs, duration, vibrato=None, *, soundfont=None):
         synth.sounds_off()  # no tail of the previous call's notes: the voices fade out within the next 10 ms
         synth.generate(SR // 100)
     else:
-        synth, sfid = _soundfont_synth(soundfont)
+        synth, sfid = soundfont_synth(soundfont)
     for channel, program in programs.items():
         synth.program_select(channel, sfid, 0, int(program))
         synth.pitchbend_range(channel, 2.0)
