@@ -8,7 +8,10 @@ alike. It prints each figure's median over the rounds (min–max beside it) and 
 *speed* (the first stack's time over this one's: below 1 means slower). Usage::
 
     python benchmarks/stacks.py --stack 2023=/path/to/old/.venv/bin/python --stack 3.11=.venv/bin/python \\
-        --stack 3.12=.venv-3.12/bin/python [--rounds 3] [--json out.json]
+        --stack 3.12=.venv-3.12/bin/python [--env 3.11:TF_USE_LEGACY_KERAS=1] [--rounds 3] [--json out.json]
+
+The same interpreter may appear twice under two labels, one with ``--env LABEL:NAME=VALUE`` (e.g. Keras 2 through
+tf-keras beside Keras 3, on one TensorFlow).
 
 Every stack must be able to import this checkout's evalkit (numpy 1 or 2, TensorFlow 2.15 or newer).
 """
@@ -32,15 +35,36 @@ CLASSIFIERS = ["svm", "d128"]
 
 #: What one stack measures (runs in that stack's interpreter); prints one JSON object.
 MEASURE = """
-import json, platform, sys
+import json, platform, sys, time
 import numpy, tensorflow as tf
 from evalkit import get_extractor
 from evalkit.learn import calibration as c
 what = json.loads(sys.argv[1])
+STEPS = 10  # batches per epoch: a fit of 5 epochs against one of 1 times 40 steps with their per-epoch work
+
+
+def steady_step(spec, shape):
+    # seconds per training step (with its share of the per-epoch work) over 40 steps: the calibration's own
+    # measure (4 steps) is made for a few seconds of start-up, and differs by up to 1.5x between rounds
+    from evalkit.learn.registry import get_classifier
+    rng = numpy.random.default_rng(0)
+    X = rng.standard_normal((STEPS * 32, int(numpy.prod(shape)))).astype(numpy.float32)
+    y = numpy.arange(len(X)) % 2
+    def fit(epochs):
+        cnn = get_classifier(spec, random_state=0)
+        cnn.set_params(input_shape=tuple(shape), epochs=epochs, min_epochs=1, min_batches=STEPS,
+                       validation_fraction=0.0)
+        started = time.perf_counter()
+        cnn.fit(X, y)
+        return time.perf_counter() - started
+    fit(1)  # TensorFlow's own start (first graph, oneDNN kernels) is no fit's cost
+    return (fit(5) - fit(1)) / (4 * STEPS)
 out = {"python": platform.python_version(), "numpy": numpy.__version__, "tensorflow": tf.__version__,
-       "conv peak GFLOP/s": c.conv_peak_gflops()}
+       "keras": getattr(tf.keras, "__version__", "?"), "conv peak GFLOP/s": c.conv_peak_gflops()}
 for spec, inputs in what["cnns"]:
-    out[f"{spec} step s ({inputs})"] = c.measure_cnn(spec, get_extractor(inputs).frame_shape)["step"]
+    shape = get_extractor(inputs).frame_shape
+    out[f"{spec} step s ({inputs}, calibration)"] = c.measure_cnn(spec, shape)["step"]
+    out[f"{spec} step s ({inputs}, {4 * STEPS} steps)"] = steady_step(spec, shape)
 for name in what["extractors"]:
     out[f"{name} s per audio-s"] = c.measure_extractor(get_extractor(name))["per_audio_second"]
 for spec in what["classifiers"]:
@@ -49,9 +73,9 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def measure(python: str, what: dict) -> dict:
-    """One round of :data:`MEASURE` in a fresh process of ``python``."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+def measure(python: str, what: dict, extra_env: dict | None = None) -> dict:
+    """One round of :data:`MEASURE` in a fresh process of ``python``, with ``extra_env`` added to its environment."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", **(extra_env or {}))
     done = subprocess.run([python, "-c", MEASURE, json.dumps(what)], capture_output=True, text=True, env=env,
                           cwd=ROOT)
     line = next((line for line in done.stdout.splitlines() if line.startswith("RESULT ")), None)
@@ -65,6 +89,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", action="append", required=True, metavar="LABEL=PYTHON",
                         help="a stack to measure, by its venv's interpreter; the first is the reference")
+    parser.add_argument("--env", action="append", default=[], metavar="LABEL:NAME=VALUE",
+                        help="an environment variable for one stack's processes (repeatable)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write every round's figures here")
     args = parser.parse_args(argv)
@@ -74,6 +100,13 @@ def main(argv=None) -> int:
         if not sep or not Path(python).is_file():
             parser.error(f"--stack {item!r}: give LABEL=PATH to an interpreter that exists")
         stacks.append((label, python))
+    envs = {label: {} for label, _ in stacks}
+    for item in args.env:
+        label, _, assignment = item.partition(":")
+        name, sep, value = assignment.partition("=")
+        if label not in envs or not sep or not name:
+            parser.error(f"--env {item!r}: give LABEL:NAME=VALUE for a label of --stack ({', '.join(envs)})")
+        envs[label][name] = value
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     what = {"cnns": CNNS, "extractors": EXTRACTORS, "classifiers": CLASSIFIERS}
@@ -82,13 +115,15 @@ def main(argv=None) -> int:
         order = stacks[r % len(stacks):] + stacks[:r % len(stacks)]
         for label, python in order:
             print(f"round {r + 1}/{args.rounds}: {label} ({python})", file=sys.stderr, flush=True)
-            rounds[label].append(measure(python, what))
+            rounds[label].append(measure(python, what, envs[label]))
     first = stacks[0][0]
     print(f"Stacks (the same evalkit code, {ROOT}):")
     for label, _ in stacks:
         one = rounds[label][0]
-        print(f"  {label}: Python {one['python']}, numpy {one['numpy']}, TensorFlow {one['tensorflow']}")
-    keys = [k for k in rounds[first][0] if k not in ("python", "numpy", "tensorflow")]
+        extra = "".join(f", {name}={value}" for name, value in envs[label].items())
+        print(f"  {label}: Python {one['python']}, numpy {one['numpy']}, TensorFlow {one['tensorflow']}, "
+              f"Keras {one.get('keras', '?')}{extra}")
+    keys = [k for k in rounds[first][0] if k not in ("python", "numpy", "tensorflow", "keras")]
     width = 34  # a cell: "median (min-max)" and, beside the reference, the speed
     header = f"{'median over %d rounds (min-max)' % args.rounds:44}" + "".join(f"{label:>{width}}" for label, _ in stacks)
     print(header)
