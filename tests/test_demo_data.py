@@ -117,14 +117,14 @@ def test_bad_parameters_are_named_before_any_work(bad, message, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_default_demo_tasks_hold_80_recordings_per_class_in_a_folder_named_by_version_and_parameters():
-    """At a 10 % training share, 8 recordings per class; data of another generator version lie beside, unused."""
+def test_default_demo_tasks_hold_40_recordings_per_class_in_a_folder_named_by_version_and_parameters():
+    """At a 10 % training share, 4 recordings per class; data of another generator version lie beside, unused."""
     from evalkit.config import data_dir
     from evalkit.data.registry import demo_task
 
     task = demo_task("D1")
-    assert task.files_per_class // task.files_per_group >= 80 and task.duration == 3.0
-    assert task.root == data_dir() / "demo" / f"v{GENERATOR_VERSION}-s20-n80-g1-d3" / "D1"
+    assert task.files_per_class // task.files_per_group == 40 and task.duration == 3.0
+    assert task.root == data_dir() / "demo" / f"v{GENERATOR_VERSION}-s20-n40-g1-d3" / "D1"
     assert demo_task("D1", files_per_class=8).root.parent.name == f"v{GENERATOR_VERSION}-s20-n8-g1-d3"
 
 

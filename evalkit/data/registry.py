@@ -25,9 +25,9 @@ def demo_task(task_id: str, *, root=None, seed: int = DEMO_DEFAULTS["seed"],
               duration: float = DEMO_DEFAULTS["duration"]) -> DemoTask:
     """The demo task ``task_id`` (``"D1"`` … ``"D6"``) with its generation parameters.
 
-    The defaults give 80 recordings of one 3-s file per class, so that a 10 % training share still holds 8
-    recordings per class. Each version of the generators and each parameter set is generated into its own folder,
-    ``<data>/demo/v4-s20-n80-g1-d3/<task>`` (:func:`~evalkit.data.synth.demo_folder_name`): a reduced test profile
+    The defaults give 40 recordings of one 3-s file per class, so that a 10 % training share still holds 4
+    recordings per class (and a 20 % test share 8). Each version of the generators and each parameter set is generated into its own folder,
+    ``<data>/demo/v4-s20-n40-g1-d3/<task>`` (:func:`~evalkit.data.synth.demo_folder_name`): a reduced test profile
     never overwrites the full demo data, and data of an older generator are never reused nor in the way. Nothing is
     generated here: :meth:`DemoTask.prepare` does that.
 

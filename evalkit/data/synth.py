@@ -255,7 +255,7 @@ def _write_wav(path: Path, audio: np.ndarray) -> None:
 
 
 GENERATOR_VERSION = "4"  # bump whenever a change to the generators changes the audio: old folders are then not reused
-DEMO_DEFAULTS = {"seed": 20, "files_per_class": 80, "files_per_group": 1, "duration": 3.0}
+DEMO_DEFAULTS = {"seed": 20, "files_per_class": 40, "files_per_group": 1, "duration": 3.0}
 
 
 def demo_params(task_id: str, *, seed: int, files_per_class: int, files_per_group: int, duration: float) -> dict:
@@ -283,7 +283,7 @@ def demo_params(task_id: str, *, seed: int, files_per_class: int, files_per_grou
 
 def demo_folder_name(*, seed: int, files_per_class: int, files_per_group: int, duration: float) -> str:
     """Folder of a demo data set inside ``<data>/demo``, named by generator version and parameters
-    (``v4-s20-n80-g1-d3``): data of another version or other parameters lie beside it and are never reused."""
+    (``v4-s20-n40-g1-d3``): data of another version or other parameters lie beside it and are never reused."""
     return f"v{GENERATOR_VERSION}-s{seed}-n{files_per_class}-g{files_per_group}-d{float(duration):g}"
 
 

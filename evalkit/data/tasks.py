@@ -250,7 +250,7 @@ class DemoTask(FolderTask):
     """
 
     seed: int = 20
-    files_per_class: int = 80
+    files_per_class: int = 40
     files_per_group: int = 1
     duration: float = 3.0
 

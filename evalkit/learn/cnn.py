@@ -91,7 +91,7 @@ class BaselineCNN(ClassifierMixin, BaseEstimator):
         :func:`~evalkit.learn.classifiers._validation_split`); 0, or too few recordings, trains for ``epochs``.
     min_validation_recordings : int
         Fewest held-out recordings of each class: with fewer, none are held out and the network trains for
-        ``epochs`` on all of them. At 10 % of a demo task (8 recordings per class) the validation set would be 2
+        ``epochs`` on all of them. At 10 % of a demo task of 80 recordings per class (8 in training) the validation set would be 2
         per class: its balanced accuracy moves in steps of a sixth, too coarse to choose an epoch, and it takes a
         quarter of the training data. On a copy of the demo tasks generated with another seed (10 %, 3 repetitions
         per task) training on all 8 scored 6.1 points higher (95 % interval +2.8 to +9.5; better in 14 of 18
