@@ -171,11 +171,13 @@ def claims(root: Path) -> dict[str, str]:
 
 def cells(data: Path) -> dict[str, list[float]]:
     """``{table cell: accuracies of its repetitions}``; a cell is a configuration with the classifier's name
-    without its parameters (a CNN with another schedule is the same cell) and without the repetition."""
+    without its parameters (a CNN with another schedule is the same cell), without the digest of the task's file
+    list (the same task with more or fewer files is the same cell) and without the repetition."""
     out: dict[str, list[float]] = {}
     for identity, rep in _reps(data).items():
         config = json.loads(identity)
         config.pop("repetition")
+        config.pop("task_files", None)
         config["classifier"] = str(config.get("classifier", "")).split("(")[0]
         out.setdefault(json.dumps(config, sort_keys=True), []).append(float(rep["accuracy"]))
     return out
@@ -199,8 +201,9 @@ def moved(before: Path, after: Path, *, before_data: Path | None = None, after_d
         sd = max(statistics.stdev(a) if len(a) > 1 else 0.0, statistics.stdev(b) if len(b) > 1 else 0.0)
         shift = statistics.fmean(b) - statistics.fmean(a)
         if abs(shift) > sd:
-            moves.append(f"  {_label(cell)}: {100 * statistics.fmean(a):.1f} -> {100 * statistics.fmean(b):.1f} "
-                         f"({100 * shift:+.1f} points; larger std {100 * sd:.1f}; repetitions {len(a)} -> {len(b)})")
+            # the store keeps accuracies in percent
+            moves.append(f"  {_label(cell)}: {statistics.fmean(a):.1f} -> {statistics.fmean(b):.1f} "
+                         f"({shift:+.1f} points; larger std {sd:.1f}; repetitions {len(a)} -> {len(b)})")
     lines.append(f"table cells: {len(set(old) & set(new))} on both sides, {len(moves)} moved beyond one std or on "
                  "one side only:")
     return lines + moves
