@@ -200,22 +200,23 @@ def measure_classifier(spec: str) -> dict:
     return {"fit": fixed, "per_value": max(0.0, seconds - fixed) / max(values, 1)}
 
 
-def measure_cnn(spec: str, frame_shape: tuple[int, int]) -> dict:
+def measure_cnn(spec: str, frame_shape: tuple[int, int], *, batches: int = 2) -> dict:
     """A CNN's training step (one batch), predicted patch and fixed cost per fit, on random patches of
-    ``frame_shape``: the faster of two fits of one epoch and of two fits of three (two steps each, no validation),
-    then 256 patches scored."""
+    ``frame_shape``: the faster of two fits of one epoch and of two fits of three (``batches`` steps each, no
+    validation), then 256 patches scored. More batches per epoch spread the per-epoch work as a real fit does
+    (``benchmarks/stacks.py`` uses 20); 2 keeps the calibration to a few seconds."""
     from .registry import get_classifier
 
     rng = np.random.default_rng(0)
     model = get_classifier(spec, random_state=0)
     batch = int(model.batch_size)
-    n = 2 * batch
+    n = batches * batch
     X = rng.standard_normal((n, int(np.prod(frame_shape)))).astype(np.float32)
     y = np.arange(n) % 2
 
     def fit(epochs: int):
         cnn = get_classifier(spec, random_state=0)
-        cnn.set_params(input_shape=tuple(frame_shape), epochs=epochs, min_epochs=1, min_batches=2,
+        cnn.set_params(input_shape=tuple(frame_shape), epochs=epochs, min_epochs=1, min_batches=batches,
                        validation_fraction=0.0)
         return cnn.fit(X, y)
 
@@ -225,8 +226,8 @@ def measure_cnn(spec: str, frame_shape: tuple[int, int]) -> dict:
     for _ in range(2):
         one = min(one, _timed(lambda: fit(1)))
         three = min(three, _timed(lambda: fitted.__setitem__(0, fit(3))))
-    step = max(1e-6, (three - one) / 4)  # two epochs of two steps more
+    step = max(1e-6, (three - one) / (2 * batches))  # two epochs of ``batches`` steps more
     patches = np.repeat(X, 4, axis=0)[:256]
     fitted[0].predict_proba(patches[:8])  # the trace of the inference function
     patch = _timed(lambda: fitted[0].predict_proba(patches)) / len(patches)
-    return {"fit": max(0.0, one - 2 * step), "step": step, "patch": patch}
+    return {"fit": max(0.0, one - batches * step), "step": step, "patch": patch}
