@@ -35,36 +35,19 @@ CLASSIFIERS = ["svm", "d128"]
 
 #: What one stack measures (runs in that stack's interpreter); prints one JSON object.
 MEASURE = """
-import json, platform, sys, time
+import json, platform, sys
 import numpy, tensorflow as tf
 from evalkit import get_extractor
 from evalkit.learn import calibration as c
 what = json.loads(sys.argv[1])
-STEPS = 10  # batches per epoch: a fit of 5 epochs against one of 1 times 40 steps with their per-epoch work
-
-
-def steady_step(spec, shape):
-    # seconds per training step (with its share of the per-epoch work) over 40 steps: the calibration's own
-    # measure (4 steps) is made for a few seconds of start-up, and differs by up to 1.5x between rounds
-    from evalkit.learn.registry import get_classifier
-    rng = numpy.random.default_rng(0)
-    X = rng.standard_normal((STEPS * 32, int(numpy.prod(shape)))).astype(numpy.float32)
-    y = numpy.arange(len(X)) % 2
-    def fit(epochs):
-        cnn = get_classifier(spec, random_state=0)
-        cnn.set_params(input_shape=tuple(shape), epochs=epochs, min_epochs=1, min_batches=STEPS,
-                       validation_fraction=0.0)
-        started = time.perf_counter()
-        cnn.fit(X, y)
-        return time.perf_counter() - started
-    fit(1)  # TensorFlow's own start (first graph, oneDNN kernels) is no fit's cost
-    return (fit(5) - fit(1)) / (4 * STEPS)
 out = {"python": platform.python_version(), "numpy": numpy.__version__, "tensorflow": tf.__version__,
        "keras": getattr(tf.keras, "__version__", "?"), "conv peak GFLOP/s": c.conv_peak_gflops()}
 for spec, inputs in what["cnns"]:
     shape = get_extractor(inputs).frame_shape
     out[f"{spec} step s ({inputs}, calibration)"] = c.measure_cnn(spec, shape)["step"]
-    out[f"{spec} step s ({inputs}, {4 * STEPS} steps)"] = steady_step(spec, shape)
+    # over 40 steps (20 per epoch), with a real fit's share of the per-epoch work: the calibration's 4 steps put
+    # that work on the step, and differed by up to 1.5x between rounds
+    out[f"{spec} step s ({inputs}, 40 steps)"] = c.measure_cnn(spec, shape, batches=20)["step"]
 for name in what["extractors"]:
     out[f"{name} s per audio-s"] = c.measure_extractor(get_extractor(name))["per_audio_second"]
 for spec in what["classifiers"]:

@@ -18,7 +18,7 @@ from evalkit.embed.registry import get_extractor
 from evalkit.learn.calibration import Calibration, calibration_path, machine
 from evalkit.learn.distributed import Configuration
 from evalkit.learn.registry import get_classifier
-from evalkit.learn.workload import STAGES, Workload, frames_per_file
+from evalkit.learn.workload import EARLY_STOP_EPOCHS, STAGES, Workload, expected_epochs, frames_per_file
 
 
 def _profile_data(task_dir) -> dict:
@@ -130,3 +130,21 @@ def test_one_pass_caches_related_layers_so_the_second_costs_no_extraction(tone_t
     assert extraction(link=False)[1] > 0  # unrelated: each is extracted
     charged = extraction(link=True)
     assert charged[0] > 0 and charged[1] == 0  # related: the first pass yields both
+
+
+def test_a_network_that_stops_early_costs_its_expected_epochs_of_the_per_epoch_unit(tone_task_dir, tmp_path):
+    task = get_task(str(tone_task_dir), group_pattern="^(.*)__")
+    extractor = get_extractor("mfcc")
+    specs = ["d128", "d128(min_epochs=5, patience=5)", "d128(epochs=12)", "svm"]
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({"entries": {f"embed:{extractor.identity}": {"load": 0.0, "per_audio_second": 0.0},
+                                            **{f"fit:{spec}": {"fit": 0.5, "per_value": 1e-6} for spec in specs}}}))
+    seconds = {spec: Workload(Calibration(path), store=None).configuration(
+        Configuration(task, extractor, spec, train_fraction=0.8, repetitions=1), fingerprint="tones"
+    ).seconds["classifier fits"] - 0.5 for spec in specs}
+    assert [expected_epochs(get_classifier(spec)) for spec in specs] == [EARLY_STOP_EPOCHS * 25, EARLY_STOP_EPOCHS * 10,
+                                                                         12, 1]
+    # the same samples each epoch: the cost follows the epochs
+    assert np.isclose(seconds["d128(min_epochs=5, patience=5)"] / seconds["d128"], 10 / 25)
+    assert np.isclose(seconds["d128(epochs=12)"] / seconds["d128"], 12 / (EARLY_STOP_EPOCHS * 25))
+    assert 0 < seconds["svm"] < seconds["d128(epochs=12)"]  # one pass over the frames
