@@ -45,8 +45,8 @@ out = {"python": platform.python_version(), "numpy": numpy.__version__, "tensorf
 for spec, inputs in what["cnns"]:
     shape = get_extractor(inputs).frame_shape
     out[f"{spec} step s ({inputs}, calibration)"] = c.measure_cnn(spec, shape)["step"]
-    # over 40 steps (20 per epoch), with a real fit's share of the per-epoch work: the calibration's 8 steps put
-    # that work on the step, and differed by up to 1.5x between rounds
+    # over 40 steps (20 per epoch), with a real fit's share of the per-epoch work: the calibration's few steps put
+    # that work on the step (its earlier 4 differed by up to 1.5x between rounds)
     out[f"{spec} step s ({inputs}, 40 steps)"] = c.measure_cnn(spec, shape, batches=20)["step"]
 for name in what["extractors"]:
     out[f"{name} s per audio-s"] = c.measure_extractor(get_extractor(name))["per_audio_second"]

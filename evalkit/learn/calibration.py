@@ -215,11 +215,9 @@ def measure_cnn(spec: str, frame_shape: tuple[int, int], *, batches: int = 4) ->
     """A CNN's training step (one batch), predicted patch and fixed cost per fit, on random patches of
     ``frame_shape``: the faster of two fits of one epoch and of two fits of three (``batches`` steps each, no
     validation), then 256 patches scored. More batches per epoch spread the per-epoch work as a real fit does
-    (``benchmarks/stacks.py`` uses 20); 4 keeps the calibration to seconds. With 2, the two fits' difference was
-    within their noise: in a cold demo build (2026-12-07) the paper network's 3-epoch fit came out no slower than
-    its 1-epoch fit, the step was taken as nothing, and the CNN stage was estimated at 0.6 of its time. A
-    difference that is not positive is measured again, and after three tries the step is the longer fit's time per
-    step (an upper bound), never zero."""
+    (``benchmarks/stacks.py`` uses 20); 4 keeps the calibration to seconds (with 2 the fits' difference could
+    vanish in their noise). A difference that is not positive is measured again; after three tries the step is
+    the longer fit's time per step (an upper bound), never zero."""
     from .registry import get_classifier
 
     rng = np.random.default_rng(0)
@@ -238,7 +236,7 @@ def measure_cnn(spec: str, frame_shape: tuple[int, int], *, batches: int = 4) ->
     # the faster of two fits of each length: the first fit also pays for TensorFlow's own start (its first graph,
     # oneDNN's kernels), which is no fit's cost, and the faster of two is less at the mercy of other processes
     one, three, fitted = np.inf, np.inf, [None]
-    for attempt in range(3):
+    for _ in range(3):  # tries
         for _ in range(2):
             one = min(one, _timed(lambda: fit(1)))
             three = min(three, _timed(lambda: fitted.__setitem__(0, fit(3))))
