@@ -3,10 +3,15 @@
     python scripts/compare_builds.py BEFORE AFTER                 # identical numbers? (exit 1 if not)
     python scripts/compare_builds.py --moved BEFORE AFTER         # what moved beyond one standard deviation
     python scripts/compare_builds.py --moved OLD NEW --before-data /elsewhere/data
+    python scripts/compare_builds.py --record data/builds/NAME.json.gz BUILD --data DATA --note "machine ..."
 
 BEFORE and AFTER are checkouts (or ``evalkit book --output`` folders) that each hold a built book
 (``book/_generated/*.ipynb``); their data folders (``data/results``) are ``<root>/data`` unless ``--before-data`` /
-``--after-data`` name them (an ``EVALKIT_DATA`` folder).
+``--after-data`` name them (an ``EVALKIT_DATA`` folder). Either may instead be a **build record** (``.json.gz``),
+which ``--record`` writes: everything these comparisons read from a build (each stored repetition's accuracy and a
+digest of each of its result fields, each notebook's glued values and table cells, the claims' verdicts) in a file
+small enough to commit (``data/builds/``), so that a build can be compared with one made in another session, after
+its data folder is gone.
 
 Stored repetitions are paired by their **configuration** (task, embedding and its parameters, classifier spec,
 fusion, pooling, training share, test share, seed) and repetition, not by the store's key digest: the key also holds
@@ -16,7 +21,8 @@ design between two builds of different code or on different stacks. Those proven
 Default mode (same code paths expected, e.g. after a refactor), compared exactly:
 
 - every stored repetition: the same configurations on both sides, and per repetition the same accuracy, confusion
-  matrix, per-file predictions and scores, training-set sizes and training histories (``fit_seconds`` is a timing);
+  matrix, per-file predictions and scores, training-set sizes and training histories (``fit_seconds`` is a timing),
+  each field compared by the SHA-256 of its JSON text;
 - every value glued for the book's prose (``{glue:text}`` numbers and texts) per notebook;
 - the text of every table cell of every notebook output (HTML tags and whitespace ignored; markup may differ),
   except the provenance box, which names the commit, the date and the versions.
@@ -31,9 +37,12 @@ deviation (the larger of the two sides'), or that only one side has. It always e
 from __future__ import annotations
 
 import argparse
+import gzip
+import hashlib
 import json
 import re
 import statistics
+import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -53,13 +62,23 @@ def configuration(config: dict) -> dict:
     return plain
 
 
+def _digest(value) -> str:
+    """SHA-256 of a stored value's JSON text (keys sorted): equal digests, equal values."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:24]
+
+
 def _reps(data: Path) -> dict[str, dict]:
-    """``{configuration and repetition as text: stored repetition}`` of a data folder's result store."""
+    """``{configuration and repetition as text: {"accuracy": ..., "fields": {field: digest}}}`` of a data folder's
+    result store (the embedding's code fingerprint and the ignored fields left out)."""
     reps = {}
     for path in sorted((data / "results").glob("*/*/rep-*.json")):
         rep = json.loads(path.read_text())
         config = configuration(json.loads((path.parent / "config.json").read_text()))
-        reps[json.dumps({**config, "repetition": rep.get("repetition", path.stem)}, sort_keys=True)] = rep
+        fields = {k: v for k, v in rep.items() if k not in IGNORED_FIELDS}
+        if isinstance(fields.get("embedding"), dict):
+            fields["embedding"] = configuration({"embedding": fields["embedding"]})["embedding"]
+        reps[json.dumps({**config, "repetition": rep.get("repetition", path.stem)}, sort_keys=True)] = {
+            "accuracy": float(rep["accuracy"]), "fields": {k: _digest(v) for k, v in sorted(fields.items())}}
     return reps
 
 
@@ -122,40 +141,6 @@ def _normalise(cells: list[str]) -> list[str]:
     return [re.sub(r"\s*[✓✗]\s*", " ", c).strip() for c in cells]
 
 
-def compare(before: Path, after: Path, *, before_data: Path | None = None,
-            after_data: Path | None = None) -> list[str]:
-    """Every difference of numbers between the two builds (empty: they agree)."""
-    problems = []
-    old, new = _reps(before_data or before / "data"), _reps(after_data or after / "data")
-    for key in sorted(set(old) ^ set(new)):
-        problems.append(f"repetition only {'before' if key in old else 'after'}: {_label(key)}")
-    for key in sorted(set(old) & set(new)):
-        a = {k: v for k, v in old[key].items() if k not in IGNORED_FIELDS}
-        b = {k: v for k, v in new[key].items() if k not in IGNORED_FIELDS}
-        a["embedding"], b["embedding"] = (configuration({"embedding": x.get("embedding")})["embedding"] for x in (a, b))
-        for field in sorted(set(a) | set(b)):
-            if a.get(field) != b.get(field):
-                problems.append(f"{_label(key)}: {field} differs")
-    print(f"repetitions: {len(old)} before, {len(new)} after, {len(set(old) & set(new))} in both")
-    for notebook in sorted((before / "book" / "_generated").glob("*.ipynb")):
-        other = after / "book" / "_generated" / notebook.name
-        if not other.exists():
-            problems.append(f"{notebook.name}: missing after")
-            continue
-        (glued_a, tables_a), (glued_b, tables_b) = _tables(notebook), _tables(other)
-        for name in sorted(set(glued_a) | set(glued_b)):
-            if glued_a.get(name) != glued_b.get(name):
-                problems.append(f"{notebook.name}: glued {name}: {glued_a.get(name)!r} -> {glued_b.get(name)!r}")
-        cells_a = _normalise([c for table in tables_a for c in table])
-        cells_b = _normalise([c for table in tables_b for c in table])
-        only_a = [c for c in cells_a if c not in cells_b]
-        only_b = [c for c in cells_b if c not in cells_a]
-        if only_a or only_b:
-            problems.append(f"{notebook.name}: table cells differ: {only_a[:5]} -> {only_b[:5]}")
-        print(f"{notebook.name}: {len(glued_a)} glued values, {len(cells_a)} table cells compared")
-    return problems
-
-
 def claims(root: Path) -> dict[str, str]:
     """``{claim: verdict on this build's data}`` from the claims table of the build's reproduction page."""
     path = root / "book" / "_generated" / "reproduction.ipynb"
@@ -169,29 +154,86 @@ def claims(root: Path) -> dict[str, str]:
     return {}
 
 
-def cells(data: Path) -> dict[str, list[float]]:
+def load(root: Path, data: Path | None = None) -> dict:
+    """What the comparisons read from a build: a build record file as it was written, or from a built checkout
+    (``root``) and its data folder (``data``, default ``root/data``).
+
+    Returns ``{"repetitions": {identity: {"accuracy", "fields"}}, "notebooks": {name: {"glued", "cells"}},
+    "claims": {claim: verdict}}`` (a record also has ``"record"``, ``"commit"`` and ``"note"``).
+    """
+    if root.is_file():
+        with gzip.open(root, "rt") as stream:
+            return json.load(stream)
+    notebooks = {}
+    for notebook in sorted((root / "book" / "_generated").glob("*.ipynb")):
+        glued, tables = _tables(notebook)
+        notebooks[notebook.name] = {"glued": glued, "cells": _normalise([c for table in tables for c in table])}
+    return {"repetitions": _reps(data or root / "data"), "notebooks": notebooks, "claims": claims(root)}
+
+
+def record(root: Path, output: Path, *, data: Path | None = None, note: str = "") -> dict:
+    """Write the build record of ``root`` (and ``data``) to ``output`` (gzip-compressed JSON); returns it."""
+    commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True)
+    build = {"record": 1, "commit": commit.stdout.strip() if commit.returncode == 0 else None, "note": note,
+             **load(root, data)}
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.GzipFile(output, "wb", mtime=0) as stream:  # (mtime 0: the same build gives the same bytes)
+        stream.write(json.dumps(build, sort_keys=True, separators=(",", ":")).encode())
+    return build
+
+
+def compare(before: dict, after: dict) -> list[str]:
+    """Every difference of numbers between two builds as :func:`load` returns them (empty: they agree)."""
+    problems = []
+    old, new = before["repetitions"], after["repetitions"]
+    for key in sorted(set(old) ^ set(new)):
+        problems.append(f"repetition only {'before' if key in old else 'after'}: {_label(key)}")
+    for key in sorted(set(old) & set(new)):
+        a, b = old[key]["fields"], new[key]["fields"]
+        for field in sorted(set(a) | set(b)):
+            if a.get(field) != b.get(field):
+                problems.append(f"{_label(key)}: {field} differs")
+    print(f"repetitions: {len(old)} before, {len(new)} after, {len(set(old) & set(new))} in both")
+    for name, notebook in before["notebooks"].items():
+        other = after["notebooks"].get(name)
+        if other is None:
+            problems.append(f"{name}: missing after")
+            continue
+        glued_a, glued_b = notebook["glued"], other["glued"]
+        for key in sorted(set(glued_a) | set(glued_b)):
+            if glued_a.get(key) != glued_b.get(key):
+                problems.append(f"{name}: glued {key}: {glued_a.get(key)!r} -> {glued_b.get(key)!r}")
+        only_a = [c for c in notebook["cells"] if c not in other["cells"]]
+        only_b = [c for c in other["cells"] if c not in notebook["cells"]]
+        if only_a or only_b:
+            problems.append(f"{name}: table cells differ: {only_a[:5]} -> {only_b[:5]}")
+        print(f"{name}: {len(glued_a)} glued values, {len(notebook['cells'])} table cells compared")
+    return problems
+
+
+def cells(build: dict) -> dict[str, list[float]]:
     """``{table cell: accuracies of its repetitions}``; a cell is a configuration with the classifier's name
     without its parameters (a CNN with another schedule is the same cell), without the digest of the task's file
     list (the same task with more or fewer files is the same cell) and without the repetition."""
     out: dict[str, list[float]] = {}
-    for identity, rep in _reps(data).items():
+    for identity, rep in build["repetitions"].items():
         config = json.loads(identity)
         config.pop("repetition")
         config.pop("task_files", None)
         config["classifier"] = str(config.get("classifier", "")).split("(")[0]
-        out.setdefault(json.dumps(config, sort_keys=True), []).append(float(rep["accuracy"]))
+        out.setdefault(json.dumps(config, sort_keys=True), []).append(rep["accuracy"])
     return out
 
 
-def moved(before: Path, after: Path, *, before_data: Path | None = None, after_data: Path | None = None) -> list[str]:
+def moved(before: dict, after: dict) -> list[str]:
     """The report of ``--moved``: claims' verdicts side by side, then the cells that moved beyond one std."""
     lines = []
-    verdicts_a, verdicts_b = claims(before), claims(after)
+    verdicts_a, verdicts_b = before["claims"], after["claims"]
     lines.append(f"claims ({len(verdicts_a)} before, {len(verdicts_b)} after):")
     for claim in dict.fromkeys([*verdicts_a, *verdicts_b]):
         a, b = verdicts_a.get(claim, "—"), verdicts_b.get(claim, "—")
         lines.append(f"  {'  ' if a == b else '* '}{claim}: {a} -> {b}")
-    old, new = cells(before_data or before / "data"), cells(after_data or after / "data")
+    old, new = cells(before), cells(after)
     moves = []
     for cell in sorted(set(old) | set(new)):
         if cell not in old or cell not in new:
@@ -211,21 +253,46 @@ def moved(before: Path, after: Path, *, before_data: Path | None = None, after_d
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("before", type=Path)
-    parser.add_argument("after", type=Path)
+    parser.add_argument("before", type=Path, help="a built checkout or a build record (with --record: the build)")
+    parser.add_argument("after", type=Path, nargs="?", help="a built checkout or a build record")
     parser.add_argument("--moved", action="store_true", help="report what moved beyond one std (always exits 0)")
     parser.add_argument("--before-data", type=Path, help="BEFORE's data folder (default BEFORE/data)")
     parser.add_argument("--after-data", type=Path, help="AFTER's data folder (default AFTER/data)")
+    parser.add_argument("--record", type=Path, metavar="FILE",
+                        help="write BEFORE's build record to FILE (.json.gz) instead of comparing")
+    parser.add_argument("--data", type=Path, help="with --record: the build's data folder (default BUILD/data)")
+    parser.add_argument("--note", default="", help="with --record: what to say of the build (machine, conv peak)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    for name in ("before", "after", "before_data", "after_data"):
-        folder = getattr(args, name)
-        if folder is not None and not folder.is_dir():
-            parser.error(f"{name.replace('_', '-')} {folder} is not a folder")
-    folders = dict(before_data=args.before_data, after_data=args.after_data)
-    if args.moved:
-        print("\n".join(moved(args.before, args.after, **folders)))
+    if args.record is not None:
+        if args.after is not None or args.moved:
+            parser.error("--record takes one build and compares nothing")
+        if not str(args.record).endswith(".json.gz"):
+            parser.error(f"--record {args.record}: a build record's name ends in .json.gz")
+    elif args.after is None:
+        parser.error("two builds to compare are needed (or --record FILE with one)")
+    for name in ("before", "after", "before_data", "after_data", "data"):
+        path = getattr(args, name)
+        if path is None:
+            continue
+        if name in ("before", "after") and path.is_file() and args.record is None:
+            if not str(path).endswith(".json.gz"):
+                parser.error(f"{name} {path} is a file but not a build record (.json.gz)")
+            if getattr(args, f"{name}_data") is not None:
+                parser.error(f"{name} {path} is a build record: it holds its data, --{name}-data does not apply")
+        elif not path.is_dir():
+            parser.error(f"{name.replace('_', '-')} {path} is not a folder")
+        elif name in ("before", "after") and not (path / "book" / "_generated").is_dir():
+            parser.error(f"{name} {path} holds no built book (book/_generated): build it or name a record")
+    if args.record is not None:
+        build = record(args.before, args.record, data=args.data, note=args.note)
+        print(f"{args.record}: {len(build['repetitions'])} repetitions, {len(build['notebooks'])} notebooks, "
+              f"{len(build['claims'])} claims ({args.record.stat().st_size / 1e3:.0f} kB)")
         return 0
-    problems = compare(args.before, args.after, **folders)
+    before, after = load(args.before, args.before_data), load(args.after, args.after_data)
+    if args.moved:
+        print("\n".join(moved(before, after)))
+        return 0
+    problems = compare(before, after)
     for line in problems:
         print("DIFFERS:", line)
     print("the builds agree" if not problems else f"{len(problems)} difference(s)")
