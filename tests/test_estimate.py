@@ -17,6 +17,7 @@ from evalkit.embed.cache import EmbeddingCache
 from evalkit.embed.registry import get_extractor
 from evalkit.learn.calibration import Calibration, calibration_path, machine
 from evalkit.learn.distributed import Configuration
+from evalkit.learn.progress import PRIOR_SHARE, CostBar
 from evalkit.learn.registry import get_classifier
 from evalkit.learn.workload import EARLY_STOP_EPOCHS, STAGES, Workload, expected_epochs, frames_per_file
 
@@ -60,6 +61,20 @@ def test_the_bar_advances_by_each_configurations_estimate_to_their_sum(tone_task
     assert done == sorted(done) and np.isclose(done[-1], expected) and all(entry[1] == expected for entry in record)
     assert record[-1][3] == 0  # nothing left, no time left
     assert sum(cost.total for cost in run_costs(profile, runs)) == 0  # all stored: the estimate is nothing
+
+
+def test_the_eta_takes_a_stage_not_yet_begun_at_the_pace_of_the_work_so_far():
+    bar = CostBar(100.0, disable=True)
+    bar.plan({"CNN training": 50.0, "classifier fits": 50.0})
+    assert bar.eta() == 100.0  # nothing done: the calibrated estimate
+    bar.advance(50.0, estimated={"CNN training": 50.0}, actual={"CNN training": 25.0})  # twice as fast as estimated
+    prior = PRIOR_SHARE * 100.0
+    overall = (25.0 + prior) / (50.0 + prior)  # drawn towards 1 by the prior share
+    assert np.isclose(bar.eta(), 50.0 * overall)  # the fits, not begun, at the machine's pace so far
+    bar.advance(25.0, estimated={"classifier fits": 25.0}, actual={"classifier fits": 50.0})  # the fits are slow
+    overall = (75.0 + prior) / (75.0 + prior)
+    assert np.isclose(bar.eta(), 25.0 * (50.0 + prior * overall) / (25.0 + prior))  # mostly their own pace now
+    bar.close()
 
 
 def test_book_estimate_does_no_work_and_stores_nothing(tone_task_dir, tmp_path, monkeypatch, capsys):
