@@ -25,7 +25,8 @@ Default mode (same code paths expected, e.g. after a refactor), compared exactly
   each field compared by the SHA-256 of its JSON text;
 - every value glued for the book's prose (``{glue:text}`` numbers and texts) per notebook;
 - the text of every table cell of every notebook output (HTML tags and whitespace ignored; markup may differ),
-  except the provenance box, which names the commit, the date and the versions.
+  except the provenance box, which names the commit, the date and the versions, and except measured times (a
+  number of seconds, and the ratio of two, in the size claim's cost).
 
 It prints what differs and exits 1 if anything does, 0 if the builds agree.
 
@@ -49,6 +50,9 @@ from pathlib import Path
 
 #: Fields of a stored repetition that are not results: a timing, and the provenance of the code that computed it.
 IGNORED_FIELDS = {"fit_seconds", "code", "precision"}
+#: Measured times in table cells (the size claim quotes seconds of extraction and training and their ratio): timings,
+#: which differ between two runs of the same build, so the default mode leaves them out of the comparison.
+TIMINGS = re.compile(r"\d+(?:\.\d+)? s\b|A/B = \d+(?:\.\d+)?")
 #: The claims table's first header cell (:func:`evalkit.book.tables.claims_html`) and its number of columns.
 CLAIMS_HEADER, CLAIMS_COLUMNS = "claim and rule", 5
 
@@ -203,8 +207,9 @@ def compare(before: dict, after: dict) -> list[str]:
         for key in sorted(set(glued_a) | set(glued_b)):
             if glued_a.get(key) != glued_b.get(key):
                 problems.append(f"{name}: glued {key}: {glued_a.get(key)!r} -> {glued_b.get(key)!r}")
-        only_a = [c for c in notebook["cells"] if c not in other["cells"]]
-        only_b = [c for c in other["cells"] if c not in notebook["cells"]]
+        cells_a, cells_b = ([TIMINGS.sub("(time)", c) for c in side["cells"]] for side in (notebook, other))
+        only_a = [c for c in cells_a if c not in cells_b]
+        only_b = [c for c in cells_b if c not in cells_a]
         if only_a or only_b:
             problems.append(f"{name}: table cells differ: {only_a[:5]} -> {only_b[:5]}")
         print(f"{name}: {len(glued_a)} glued values, {len(notebook['cells'])} table cells compared")

@@ -89,6 +89,13 @@ def test_a_record_compares_as_the_build_it_was_written_from(tmp_path, compare_bu
     assert "DIFFERS: D3 · mfcc(n_mfcc=20) · svm · late · 80 % · rep 1: accuracy differs" in out
     assert "DIFFERS: tables.ipynb: glued best: \"'82.0'\" -> \"'83.0'\"" in out
     assert "table cells differ: ['81.0 ± 1.4'] -> ['81.5 ± 2.1']" in out
+    # a cell that quotes measured times (the size claim's cost) differs between two runs of one build: not compared
+    timed = _store(tmp_path / "c", {("svm", 0.8): [80.0, 82.0], ("cnn", 0.1): [60.0, 70.0]}, code="new")
+    _notebook(timed, "tables.ipynb", {"best": "'82.0'"}, "<table><tr><td>svm</td><td>81.0 ± 1.4</td></tr>"
+              "<tr><td>cost: A 0.00974 s per audio-second, A/B = 1.04; training 0.31 s (A)</td></tr></table>")
+    _notebook(build, "tables.ipynb", {"best": "'82.0'"}, "<table><tr><td>svm</td><td>81.0 ± 1.4</td></tr>"
+              "<tr><td>cost: A 0.00937 s per audio-second, A/B = 1.00; training 0.30 s (A)</td></tr></table>")
+    assert compare_builds.compare(compare_builds.load(build), compare_builds.load(timed)) == []
     report = compare_builds.moved(saved, compare_builds.load(other))  # 81 -> 81.5: within one std
     assert report[-1] == "table cells: 2 on both sides, 0 moved beyond one std or on one side only:"
 
