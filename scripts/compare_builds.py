@@ -275,6 +275,8 @@ def main(argv=None) -> int:
             parser.error(f"--record {args.record}: a build record's name ends in .json.gz")
     elif args.after is None:
         parser.error("two builds to compare are needed (or --record FILE with one)")
+    elif args.data is not None or args.note:
+        parser.error("--data and --note describe the build --record writes; to compare, use --before-data/--after-data")
     for name in ("before", "after", "before_data", "after_data", "data"):
         path = getattr(args, name)
         if path is None:
@@ -293,7 +295,17 @@ def main(argv=None) -> int:
         print(f"{args.record}: {len(build['repetitions'])} repetitions, {len(build['notebooks'])} notebooks, "
               f"{len(build['claims'])} claims ({args.record.stat().st_size / 1e3:.0f} kB)")
         return 0
-    before, after = load(args.before, args.before_data), load(args.after, args.after_data)
+    builds = []
+    for name in ("before", "after"):
+        path = getattr(args, name)
+        try:
+            build = load(path, getattr(args, f"{name}_data"))
+        except (OSError, EOFError, ValueError) as error:  # not gzip, cut short, not JSON
+            parser.error(f"{name} {path} is not a readable build record: {error}")
+        if path.is_file() and build.get("record") != 1:
+            parser.error(f"{name} {path}: a build record of format {build.get('record')!r}; this script reads format 1")
+        builds.append(build)
+    before, after = builds
     if args.moved:
         print("\n".join(moved(before, after)))
         return 0

@@ -1,6 +1,7 @@
 """scripts/compare_builds.py: repetitions paired by configuration (not by the key's code fingerprint), exact
 differences found, --moved reporting the cells beyond one standard deviation, and build records that compare as
 the builds they were written from."""
+import gzip
 import json
 from pathlib import Path
 
@@ -109,13 +110,20 @@ def test_a_record_compares_as_the_build_it_was_written_from(tmp_path, compare_bu
     (["{tmp}"], "two builds to compare are needed (or --record FILE with one)"),
     (["--record", "{tmp}/r.json", "{tmp}"], "--record {tmp}/r.json: a build record's name ends in .json.gz"),
     (["--record", "{tmp}/r.json.gz", "{tmp}", "{tmp}"], "--record takes one build and compares nothing"),
+    (["{tmp}", "{tmp}", "--data", "{tmp}"],
+     "--data and --note describe the build --record writes; to compare, use --before-data/--after-data"),
+    (["{tmp}/r.json.gz", "{tmp}"], "before {tmp}/r.json.gz is not a readable build record: "),  # empty: cut short
+    (["{tmp}", "{tmp}/old.json.gz"], "after {tmp}/old.json.gz: a build record of format 7; this script reads format 1"),
 ])
 def test_bad_arguments_are_one_line(tmp_path, compare_builds, capsys, arguments, message):
     (tmp_path / "book" / "_generated").mkdir(parents=True)
     (tmp_path / "empty").mkdir()
     (tmp_path / "notes.txt").write_text("x")
     (tmp_path / "r.json.gz").write_bytes(b"")
+    with gzip.open(tmp_path / "old.json.gz", "wt") as stream:
+        json.dump({"record": 7, "repetitions": {}, "notebooks": {}, "claims": {}}, stream)
     with pytest.raises(SystemExit):
         compare_builds.main([a.format(tmp=tmp_path) for a in arguments])
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error.endswith("error: " + message.format(tmp=tmp_path))
+    expected = "error: " + message.format(tmp=tmp_path)
+    assert error.endswith(expected) if not expected.endswith(": ") else expected in error
