@@ -48,8 +48,9 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
-#: Fields of a stored repetition that are not results: a timing, and the provenance of the code that computed it.
-IGNORED_FIELDS = {"fit_seconds", "code", "precision"}
+#: Fields of a stored repetition that are not results: a timing, and the provenance of the code that computed it
+#: (``results_version``: how stores before 14c7140 named their code's version).
+IGNORED_FIELDS = {"fit_seconds", "code", "precision", "results_version"}
 #: Measured times in table cells (the size claim quotes seconds of extraction and training and their ratio): timings,
 #: which differ between two runs of the same build, so the default mode leaves them out of the comparison.
 TIMINGS = re.compile(r"\d+(?:\.\d+)? s\b|A/B = \d+(?:\.\d+)?")
